@@ -1,0 +1,51 @@
+"""intgkit: run many integrations (APIs, DNS, TLS, web pages) from a notebook, safely.
+
+A registry of integrations, a thin runner (concurrency, a timeout and a circuit breaker per
+call, one result per call whatever happens) and results as pandas DataFrames.
+"""
+
+from __future__ import annotations
+
+from ._breakers import Breaker, BreakerBoard
+from ._errors import (
+    DuplicateIntegrationError,
+    ExportError,
+    IntgkitError,
+    MissingExtraError,
+    UnknownIntegrationError,
+    UnknownSectionError,
+    UsageError,
+)
+from ._integration import FunctionIntegration, Integration, integration
+from ._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+from ._registry import ENTRY_POINT_GROUP, IntegrationRegistry, default_registry
+from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
+from ._settings import Setting
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ENTRY_POINT_GROUP",
+    "Breaker",
+    "BreakerBoard",
+    "DuplicateIntegrationError",
+    "ExportError",
+    "FunctionIntegration",
+    "Integration",
+    "IntegrationRegistry",
+    "IntegrationResult",
+    "IntegrationResults",
+    "IntegrationRunner",
+    "IntegrationSection",
+    "IntgkitError",
+    "MissingExtraError",
+    "Setting",
+    "Status",
+    "UnknownIntegrationError",
+    "UnknownSectionError",
+    "UsageError",
+    "__version__",
+    "default_registry",
+    "integration",
+]

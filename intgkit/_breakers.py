@@ -1,0 +1,372 @@
+"""Circuit breakers: pybreaker's state machine, driven so that async code is counted right.
+
+pybreaker's own doors do not fit asyncio (verified against 1.4.1): its decorator counts a
+returned coroutine as a success; ``calling()`` works around an ``await`` but counts every
+BaseException, so a cancelled run would count as a failure and, on the tripping call, turn the
+cancellation into CircuitBreakerError; and half-open lets every concurrent caller through.
+
+So each :class:`Breaker` splits a call in two: :meth:`Breaker.admit` is the gate (a lock-free
+fast path while closed; a single probe permit once the reset timeout has passed), and the
+outcome is reported afterwards through pybreaker's public ``call()`` (a no-op for a success,
+a raiser for a failure), which keeps pybreaker's counters, transitions and listeners the
+source of truth. A cancelled call reports nothing: neither success nor failure (resilience4j's
+"ignored"). Outcomes of calls admitted under an earlier state are dropped, so a slow call that
+began before the breaker opened cannot close it later.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import pybreaker
+
+from ._errors import UsageError
+from ._log import logger
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Breaker", "BreakerBoard", "BreakerKey"]
+
+#: A breaker is keyed by integration name, plus the target for per-target breakers.
+BreakerKey = tuple[str, str | None]
+
+REJECT: Final = 0
+NORMAL: Final = 1
+PROBE: Final = 2
+
+CLOSED: Final = pybreaker.STATE_CLOSED
+OPEN: Final = pybreaker.STATE_OPEN
+HALF_OPEN: Final = pybreaker.STATE_HALF_OPEN
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _noop() -> None:
+    return None
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+def key_label(key: BreakerKey) -> str:
+    """The display form of a key: ``name`` or ``name@target``."""
+    return key[0] if key[1] is None else f"{key[0]}@{key[1]}"
+
+
+class _EventListener(pybreaker.CircuitBreakerListener):
+    """Logs every state change and forwards it to the board's callbacks, never raising."""
+
+    def __init__(self, board: BreakerBoard, key: BreakerKey) -> None:
+        self.board = board
+        self.key = key
+
+    def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:
+        old = getattr(old_state, "name", old_state)
+        new = getattr(new_state, "name", new_state)
+        if old == new:
+            return
+        try:
+            logger().info(
+                "breaker_state_changed", breaker=key_label(self.key), old_state=old,
+                new_state=new, fail_counter=cb.fail_counter,
+            )
+        except Exception:  # noqa: BLE001, S110 - logging must never break a call
+            pass
+        for callback in list(self.board._callbacks):
+            try:
+                callback(self.key, old, new)
+            except Exception as exc:  # noqa: BLE001 - a callback must never break a call
+                _report_listener_error(callback, exc)
+
+
+class _SafeListener(pybreaker.CircuitBreakerListener):
+    """Wraps a user's pybreaker listener so an exception in it is logged, not raised."""
+
+    def __init__(self, inner: pybreaker.CircuitBreakerListener) -> None:
+        self.inner = inner
+
+    def before_call(self, cb: Any, func: Any, *args: Any, **kwargs: Any) -> None:
+        self._safe("before_call", cb, func, *args, **kwargs)
+
+    def failure(self, cb: Any, exc: BaseException) -> None:
+        self._safe("failure", cb, exc)
+
+    def success(self, cb: Any) -> None:
+        self._safe("success", cb)
+
+    def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:
+        self._safe("state_change", cb, old_state, new_state)
+
+    def _safe(self, method: str, *args: Any) -> None:
+        try:
+            getattr(self.inner, method)(*args)
+        except Exception as exc:  # noqa: BLE001 - a listener must never break a call
+            _report_listener_error(self.inner, exc)
+
+
+def _report_listener_error(listener: object, exc: Exception) -> None:
+    try:
+        logger().warning(
+            "breaker_listener_failed", listener=type(listener).__name__,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+    except Exception:  # noqa: BLE001, S110 - nothing may escape from here
+        pass
+
+
+class Breaker:
+    """One circuit breaker: a pybreaker.CircuitBreaker plus a bounded half-open probe."""
+
+    __slots__ = ("_clock", "_lock", "_probe_until", "_storage", "cb", "fast", "key")
+
+    def __init__(
+        self, key: BreakerKey, *, fail_max: int, reset_timeout: float, clock: Clock,
+        listeners: list[pybreaker.CircuitBreakerListener],
+    ) -> None:
+        self.key = key
+        self.cb = pybreaker.CircuitBreaker(
+            fail_max=fail_max, reset_timeout=reset_timeout, listeners=listeners,
+            name=key_label(key),
+        )
+        self._storage = self.cb._state_storage  # pybreaker exposes opened_at only here
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._probe_until: datetime | None = None
+        #: skip reporting a success that changes nothing (closed, no failures counted),
+        #: unless user listeners want to hear of every success.
+        self.fast = len(listeners) == 1
+
+    # -- the gate ------------------------------------------------------------------------------
+    def admit(self, hold_s: float = 0.0) -> int:
+        """REJECT, NORMAL (closed) or PROBE (the one call allowed while half-open).
+
+        Args:
+            hold_s: how long the call may take; a probe's permit is held at least this long
+                (and at least reset_timeout), after which a hung probe no longer blocks others.
+        """
+        if self._storage.state == CLOSED:
+            return NORMAL
+        with self._lock:
+            state = self._storage.state
+            if state == CLOSED:
+                return NORMAL
+            now = self._clock()
+            if state == OPEN:
+                opened = self._storage.opened_at
+                if opened is not None and now < opened + timedelta(seconds=self.cb.reset_timeout):
+                    return REJECT
+            if self._probe_until is not None and now < self._probe_until:
+                return REJECT  # a probe is already in flight
+            # a hung probe re-permits after another reset_timeout (as Polly does)
+            self._probe_until = now + timedelta(seconds=max(self.cb.reset_timeout, hold_s))
+        if state == OPEN:
+            self.cb.half_open()
+        return PROBE
+
+    # -- outcomes ------------------------------------------------------------------------------
+    def success(self, admitted: int) -> None:
+        """Report a successful call that :meth:`admit` let through."""
+        state = self._storage.state
+        if admitted == PROBE:
+            self._probe_until = None
+            if state != HALF_OPEN:
+                return
+        elif state != CLOSED or (self.fast and self._storage.counter == 0):
+            return
+        try:
+            self.cb.call(_noop)
+        except Exception as exc:  # noqa: BLE001 - bookkeeping must never break a call
+            _report_listener_error(self.cb, exc)
+
+    def failure(self, admitted: int, exc: BaseException) -> None:
+        """Report a failed (error or timeout) call that :meth:`admit` let through."""
+        state = self._storage.state
+        if admitted == PROBE:
+            self._probe_until = None
+            if state != HALF_OPEN:
+                return
+        elif state != CLOSED:
+            return
+        try:
+            self.cb.call(_raise, exc)
+        except pybreaker.CircuitBreakerError:
+            pass  # the failure tripped the breaker: expected
+        except BaseException as raised:  # noqa: BLE001 - the re-raised original, or a listener's
+            if raised is not exc:
+                _report_listener_error(self.cb, raised if isinstance(raised, Exception) else Exception(raised))
+
+    def ignore(self, admitted: int) -> None:
+        """Report a call that was cancelled by its caller: it counts as nothing."""
+        if admitted == PROBE:
+            self._probe_until = None
+
+    def reset(self) -> None:
+        """Close the breaker and forget its failures."""
+        with self._lock:
+            self._probe_until = None
+        self.cb.close()
+
+    # -- monitoring ----------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """closed, open or half-open (pybreaker's own state, not recomputed)."""
+        return str(self._storage.state)
+
+    @property
+    def fail_counter(self) -> int:
+        """Consecutive failures counted."""
+        return int(self._storage.counter)
+
+    @property
+    def opened_at(self) -> datetime | None:
+        """When the breaker last opened, while it is not closed."""
+        return None if self.state == CLOSED else self._storage.opened_at
+
+    def seconds_until_probe(self) -> float:
+        """Seconds until an open breaker lets a probe through (0 when one would pass now).
+
+        pybreaker keeps reporting "open" after reset_timeout until the next call, so this is
+        computed from opened_at rather than read from the state.
+        """
+        state = self.state
+        if state == CLOSED:
+            return 0.0
+        now = self._clock()
+        if state == OPEN and self._storage.opened_at is not None:
+            due = self._storage.opened_at + timedelta(seconds=self.cb.reset_timeout)
+            return max(0.0, (due - now).total_seconds())
+        if self._probe_until is not None:
+            return max(0.0, (self._probe_until - now).total_seconds())
+        return 0.0
+
+    def __repr__(self) -> str:
+        return f"<Breaker {key_label(self.key)} {self.state} fail_counter={self.fail_counter}>"
+
+
+class BreakerBoard:
+    """Every breaker of a runner, by key; shows itself as a DataFrame and resets one or all.
+
+    Args:
+        fail_max: consecutive failures that open a breaker.
+        reset_timeout: seconds an open breaker waits before letting one probe through.
+        clock: returns the current aware UTC datetime; injectable for tests.
+        listeners: pybreaker listeners added to every breaker; exceptions in them are
+            logged, never raised into a call.
+    """
+
+    def __init__(
+        self, *, fail_max: int = 3, reset_timeout: float = 60.0, clock: Clock | None = None,
+        listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
+    ) -> None:
+        if isinstance(fail_max, bool) or not isinstance(fail_max, int) or fail_max < 1:
+            raise UsageError(f"fail_max must be a whole number of failures >= 1, got {fail_max!r}")
+        if (
+            isinstance(reset_timeout, bool) or not isinstance(reset_timeout, (int, float))
+            or not 0 < reset_timeout < float("inf")
+        ):
+            raise UsageError(
+                f"reset_timeout must be a positive finite number of seconds, got {reset_timeout!r}"
+            )
+        self.fail_max = fail_max
+        self.reset_timeout = float(reset_timeout)
+        self.clock: Clock = clock or _utcnow
+        self._user_listeners = [_SafeListener(li) for li in listeners]
+        self._breakers: dict[BreakerKey, Breaker] = {}
+        self._callbacks: list[Callable[[BreakerKey, str, str], None]] = []
+        self._lock = threading.Lock()
+
+    def get(self, key: BreakerKey) -> Breaker:
+        """The breaker for ``key``, created closed on first use."""
+        b = self._breakers.get(key)
+        if b is None:
+            with self._lock:
+                b = self._breakers.get(key)
+                if b is None:
+                    b = Breaker(
+                        key, fail_max=self.fail_max, reset_timeout=self.reset_timeout,
+                        clock=self.clock, listeners=[_EventListener(self, key), *self._user_listeners],
+                    )
+                    self._breakers[key] = b
+        return b
+
+    def on_change(self, callback: Callable[[BreakerKey, str, str], None]) -> None:
+        """Call ``callback(key, old_state, new_state)`` on every state change."""
+        self._callbacks.append(callback)
+
+    def reset(self, key: str | BreakerKey | None = None) -> None:
+        """Close one breaker (by key, label, or integration name: all its targets) or all."""
+        if key is None:
+            targets = list(self._breakers.values())
+        else:
+            targets = [
+                b for k, b in self._breakers.items()
+                if key == k or key == key_label(k) or key == k[0]
+            ]
+            if not targets:
+                from ._errors import list_names
+
+                raise UsageError(
+                    f"no breaker {key!r}; breakers: {list_names(key_label(k) for k in self._breakers)}"
+                )
+        for b in targets:
+            b.reset()
+        logger().info("breakers_reset", breakers=[key_label(b.key) for b in targets])
+
+    def __getitem__(self, key: str | BreakerKey) -> Breaker:
+        for k, b in self._breakers.items():
+            if key == k or key == key_label(k):
+                return b
+        from ._errors import list_names
+
+        raise KeyError(
+            f"no breaker {key!r}; breakers: {list_names(key_label(k) for k in self._breakers)}"
+        )
+
+    def __iter__(self) -> Iterator[Breaker]:
+        return iter(list(self._breakers.values()))
+
+    def __len__(self) -> int:
+        return len(self._breakers)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per breaker: key, integration, target, state, fail_counter, opened_at,
+        reset_timeout, seconds_until_probe."""
+        import pandas as pd
+
+        rows = [
+            {
+                "key": key_label(b.key), "integration": b.key[0], "target": b.key[1],
+                "state": b.state, "fail_counter": b.fail_counter, "opened_at": b.opened_at,
+                "reset_timeout": b.cb.reset_timeout, "seconds_until_probe": b.seconds_until_probe(),
+            }
+            for b in self
+        ]
+        frame = pd.DataFrame(
+            rows, columns=["key", "integration", "target", "state", "fail_counter", "opened_at",
+                           "reset_timeout", "seconds_until_probe"],
+        )
+        return frame.astype({
+            "key": "string", "integration": "string", "target": "string",
+            "state": pd.CategoricalDtype([CLOSED, OPEN, HALF_OPEN]), "fail_counter": "int64",
+            "opened_at": "datetime64[ns, UTC]", "reset_timeout": "float64",
+            "seconds_until_probe": "float64",
+        })
+
+    def __repr__(self) -> str:
+        if not self._breakers:
+            return "BreakerBoard(no breakers yet)"
+        return f"BreakerBoard\n{self.to_frame().to_string(index=False)}"
+
+    def _repr_html_(self) -> str:
+        from ._html import breakers_html
+
+        return breakers_html(self)

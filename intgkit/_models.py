@@ -1,0 +1,232 @@
+"""The values a run produces: statuses, sections, one result per call, and a run's results.
+
+Frozen dataclasses with slots, so a result handed to a notebook cannot be changed behind the
+runner's back, and enums that are strings, so they print, compare and serialise as text.
+The DataFrame, export and display methods live in other modules (frames, _html, _plot) and
+are imported only when called, which keeps ``import intgkit`` light.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    import os
+    from pathlib import Path
+
+    import pandas as pd
+    from matplotlib.axes import Axes
+
+__all__ = ["IntegrationResult", "IntegrationResults", "IntegrationSection", "Status"]
+
+
+class Status(enum.StrEnum):
+    """How one (integration, target) call ended."""
+
+    OK = "ok"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CIRCUIT_OPEN = "circuit_open"
+    NOT_CONFIGURED = "not_configured"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationSection:
+    """One named table an integration produced for one target.
+
+    Args:
+        name: the section's name, e.g. ``"findings"``; rows of equal names across
+            results form one tidy frame.
+        rows: the rows, as mappings (one per row) or as a pandas DataFrame.
+        summary: optional scalar facts about the section as a whole.
+    """
+
+    name: str
+    rows: Any = ()
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"a section name must be a non-empty string, got {self.name!r}")
+
+    @property
+    def n_rows(self) -> int:
+        """The number of rows, for either storage form."""
+        return len(self.rows)
+
+    def __repr__(self) -> str:
+        return f"IntegrationSection(name={self.name!r}, n_rows={self.n_rows})"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationResult:
+    """The outcome of one (integration, target) call; exactly one exists per call.
+
+    Attributes:
+        integration: the integration's name.
+        target: the target the call was for (None when the integration takes none).
+        status: how the call ended.
+        sections: the sections it produced (empty unless ``status`` is ok, or the
+            integration returned a full result carrying sections).
+        error_type: the exception class name for error and timeout results.
+        error: a one-line, secret-free description of what went wrong.
+        started_at: when the call started (UTC).
+        duration_s: how long the call took, in seconds.
+        breaker_state: the breaker's state right after the call.
+    """
+
+    integration: str
+    target: str | None
+    status: Status
+    sections: tuple[IntegrationSection, ...] = ()
+    error_type: str | None = None
+    error: str | None = None
+    started_at: datetime | None = None
+    duration_s: float = 0.0
+    breaker_state: str = "closed"
+
+    @property
+    def ok(self) -> bool:
+        """True when the call succeeded."""
+        return self.status is Status.OK
+
+    def section(self, name: str) -> IntegrationSection:
+        """The section called ``name``; UnknownSectionError lists the ones that exist."""
+        for s in self.sections:
+            if s.name == name:
+                return s
+        from ._errors import UnknownSectionError
+
+        raise UnknownSectionError(name, [s.name for s in self.sections])
+
+    def __repr__(self) -> str:
+        parts = [f"{self.integration!r}", f"target={self.target!r}", f"status={self.status.value!r}"]
+        if self.error_type:
+            parts.append(f"error={self.error_type}: {self.error}")
+        else:
+            parts.append(f"sections={[s.name for s in self.sections]}")
+        parts.append(f"duration_s={self.duration_s:.3f}")
+        return f"IntegrationResult({', '.join(parts)})"
+
+    def _repr_html_(self) -> str:
+        from ._html import results_html
+
+        return results_html((self,), title="IntegrationResult")
+
+
+class IntegrationResults(Sequence[IntegrationResult]):
+    """The ordered, immutable results of one run, with DataFrame and export methods.
+
+    Results keep the order of the selection (integrations, then targets), whatever order
+    the calls finished in.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, results: Sequence[IntegrationResult] = ()) -> None:
+        items = tuple(results)
+        for r in items:
+            if not isinstance(r, IntegrationResult):
+                from ._errors import UsageError
+
+                raise UsageError(
+                    f"IntegrationResults holds IntegrationResult values, got {type(r).__name__}"
+                )
+        self._items = items
+
+    @overload
+    def __getitem__(self, index: int) -> IntegrationResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> IntegrationResults: ...
+    def __getitem__(self, index: int | slice) -> IntegrationResult | IntegrationResults:
+        if isinstance(index, slice):
+            return IntegrationResults(self._items[index])
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[IntegrationResult]:
+        return iter(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IntegrationResults):
+            return self._items == other._items
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equality by value, like a list
+
+    def counts(self) -> dict[str, int]:
+        """How many results ended with each status (every status present, zeros included)."""
+        out = {s.value: 0 for s in Status}
+        for r in self._items:
+            out[r.status.value] += 1
+        return out
+
+    @property
+    def failed(self) -> IntegrationResults:
+        """The results whose status is not ok."""
+        return IntegrationResults([r for r in self._items if r.status is not Status.OK])
+
+    def section_names(self) -> list[str]:
+        """The distinct section names, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for r in self._items:
+            for s in r.sections:
+                seen.setdefault(s.name, None)
+        return list(seen)
+
+    # -- frames and files (see intgkit.frames) -------------------------------------------
+    def to_frame(self, section: str | None = None, *, flatten: bool = False) -> pd.DataFrame:
+        """The summary frame (one row per result), or the tidy frame of one section.
+
+        Args:
+            section: a section name; None gives the summary.
+            flatten: expand nested mappings in section rows into dotted columns.
+        """
+        from . import frames
+
+        if section is None:
+            return frames.summary_frame(self)
+        return frames.section_frame(self, section, flatten=flatten)
+
+    def to_frames(self, *, flatten: bool = False) -> dict[str, pd.DataFrame]:
+        """``{"summary": ..., <section>: ...}`` for every section in the run."""
+        from . import frames
+
+        return frames.all_frames(self, flatten=flatten)
+
+    def to_csv(
+        self, directory: str | os.PathLike[str], *, neutralize_formulas: bool = True
+    ) -> Path:
+        """Write summary.csv, one CSV per section and a manifest, atomically; see frames."""
+        from . import frames
+
+        return frames.to_csv(self, directory, neutralize_formulas=neutralize_formulas)
+
+    def to_parquet(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the same layout as to_csv in Parquet (needs the ``parquet`` extra)."""
+        from . import frames
+
+        return frames.to_parquet(self, directory)
+
+    def plot_timeline(self, ax: Axes | None = None, *, timeout: float | None = None) -> Axes:
+        """A bar per call from its start to its end, coloured by status (needs ``plot``)."""
+        from ._plot import plot_timeline
+
+        return plot_timeline(self, ax=ax, timeout=timeout)
+
+    # -- display -------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.counts().items() if v)
+        return f"IntegrationResults({len(self._items)} results: {counts or 'empty'})"
+
+    def _repr_html_(self) -> str:
+        from ._html import results_html
+
+        return results_html(self._items, title="IntegrationResults")
+

@@ -1,0 +1,539 @@
+"""IntegrationRunner: every selected (integration, target) call, concurrently, each isolated.
+
+Each call runs under its timeout and its circuit breaker, and ends as exactly one
+IntegrationResult whatever the integration does (raise, hang, block, return garbage). The
+runner raises only for caller mistakes, and only before any work starts (see plan()).
+
+Design notes (docs/architecture.md has the long form):
+- A fixed pool of ``max_concurrency`` worker coroutines pulls calls from one iterator, so a run
+  of 100,000 calls holds 32 tasks, not 100,000, and calls start in selection order.
+- Plain ``def`` integrations run in daemon threads, so a blocking call cannot stall the loop or
+  outlive its timeout from the caller's point of view.
+- A call cancelled because the *caller* cancelled the run counts as neither success nor failure
+  on its breaker; a CancelledError an integration raises by itself is an ordinary error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ._breakers import NORMAL, PROBE, REJECT, Breaker, BreakerBoard, Clock
+from ._errors import UsageError
+from ._integration import Integration, MalformedOutput, normalize_output, validate_timeout
+from ._log import logger
+from ._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+from ._redact import redact
+from ._registry import IntegrationRegistry, check_integration, default_registry, is_configured
+from ._settings import as_settings, missing_settings, secret_values
+
+if TYPE_CHECKING:
+    import pybreaker
+
+    from ._threads import DaemonPool
+
+__all__ = ["IntegrationRunner"]
+
+DEFAULT_TIMEOUT = 30.0
+MAX_TARGET_LEN = 2048
+MAX_ERROR_LEN = 2000
+_UNSET: Any = object()
+
+OnResult = Callable[[IntegrationResult], Any]
+
+
+@dataclass(slots=True)
+class _Spec:
+    """What the runner needs of one integration for one run, resolved once."""
+
+    name: str
+    integration: Integration
+    invoke: Callable[[str | None], Any]
+    is_async: bool
+    timeout: float | None
+    configured: bool
+    missing: list[str]
+    secrets: list[str]
+    per_target: bool
+
+
+@dataclass(slots=True)
+class _Call:
+    index: int
+    spec: _Spec
+    target: str | None
+    breaker: Breaker
+
+
+class IntegrationRunner:
+    """Runs integrations over targets concurrently, each call under a timeout and a breaker.
+
+    Args:
+        registry: where names are looked up; the default registry when None.
+        timeout: seconds each call may take (None: no limit); an integration's own
+            ``timeout`` attribute overrides it.
+        fail_max: consecutive failures (errors, timeouts) that open a breaker.
+        reset_timeout: seconds an open breaker waits before letting one probe through.
+        max_concurrency: how many calls may be in flight at once.
+        breaker_per_target: None follows each integration's ``breaker_per_target``;
+            True or False forces one breaker per (integration, target) or per integration.
+        clock: aware-UTC clock for the breakers (tests inject one).
+        listeners: pybreaker listeners for every breaker (exceptions in them are logged).
+    """
+
+    def __init__(
+        self,
+        registry: IntegrationRegistry | None = None,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        fail_max: int = 3,
+        reset_timeout: float = 60.0,
+        max_concurrency: int = 32,
+        breaker_per_target: bool | None = None,
+        clock: Clock | None = None,
+        listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
+    ) -> None:
+        if registry is not None and not isinstance(registry, IntegrationRegistry):
+            raise UsageError(f"registry must be an IntegrationRegistry, got {type(registry).__name__}")
+        self.registry = registry if registry is not None else default_registry()
+        self.timeout = validate_timeout(timeout)
+        self.max_concurrency = _validate_concurrency(max_concurrency)
+        if breaker_per_target is not None and not isinstance(breaker_per_target, bool):
+            raise UsageError(f"breaker_per_target must be True, False or None, got {breaker_per_target!r}")
+        self.breaker_per_target = breaker_per_target
+        self.breakers = BreakerBoard(
+            fail_max=fail_max, reset_timeout=reset_timeout, clock=clock, listeners=listeners
+        )
+        #: The results of the latest run, also when it was cancelled or interrupted: what
+        #: finished, and every call still pending marked as cancelled in its error.
+        self.last_results: IntegrationResults | None = None
+
+    # -- planning: every caller mistake is raised here, before any work starts ----------------
+    def plan(
+        self,
+        integrations: str | Integration | Iterable[str | Integration] | None = None,
+        targets: str | Iterable[str] | None = None,
+        *,
+        timeout: float | None = _UNSET,
+    ) -> list[_Call]:
+        """Validate a selection and return its calls in selection order (integrations, then
+        targets). Raises UsageError (or UnknownIntegrationError) for anything wrong."""
+        specs = [self._spec(i, timeout) for i in self._select(integrations)]
+        target_list = _validate_targets(targets)
+        calls: list[_Call] = []
+        board = self.breakers
+        for spec in specs:
+            if spec.configured is False:
+                self.registry.warn_if_partial(spec.integration)
+            for t in target_list:
+                key = (spec.name, t if spec.per_target else None)
+                calls.append(_Call(len(calls), spec, t, board.get(key)))
+        return calls
+
+    def _select(self, integrations: Any) -> list[Integration]:
+        if integrations is None:
+            return list(self.registry)
+        if isinstance(integrations, str) or not isinstance(integrations, Iterable):
+            integrations = [integrations]
+        chosen: list[Integration] = []
+        seen: set[str] = set()
+        for item in integrations:
+            if isinstance(item, str):
+                integ = self.registry.get(item)
+            elif hasattr(item, "fetch"):
+                check_integration(item)
+                integ = item
+            else:
+                raise UsageError(
+                    f"integrations are selected by name or passed as Integration objects, got "
+                    f"{type(item).__name__} {item!r}; registered: {self.registry.names()[:20]}"
+                )
+            if integ.name in seen:
+                raise UsageError(f"integration {integ.name!r} is selected twice; select it once")
+            seen.add(integ.name)
+            chosen.append(integ)
+        return chosen
+
+    def _spec(self, integ: Integration, timeout: Any) -> _Spec:
+        settings = as_settings(integ.settings)
+        if timeout is not _UNSET:
+            t = validate_timeout(timeout)
+        elif hasattr(integ, "timeout"):
+            t = validate_timeout(integ.timeout, f"timeout of integration {integ.name!r}")
+        else:
+            t = self.timeout
+        bind = getattr(integ, "bind", None)
+        invoke: Callable[[str | None], Any] = bind() if callable(bind) else integ.fetch
+        is_async = bool(getattr(integ, "is_async", False)) if callable(bind) else (
+            inspect.iscoroutinefunction(integ.fetch)
+        )
+        per_target = (
+            self.breaker_per_target if self.breaker_per_target is not None
+            else bool(getattr(integ, "breaker_per_target", False))
+        )
+        configured = is_configured(integ)
+        return _Spec(
+            name=integ.name, integration=integ, invoke=invoke, is_async=is_async, timeout=t,
+            configured=configured, missing=missing_settings(settings) if not configured else [],
+            secrets=secret_values(settings), per_target=per_target,
+        )
+
+    # -- the doors -------------------------------------------------------------------------------
+    async def arun(
+        self,
+        integrations: str | Integration | Iterable[str | Integration] | None = None,
+        targets: str | Iterable[str] | None = None,
+        *,
+        timeout: float | None = _UNSET,
+        max_concurrency: int | None = None,
+        on_result: OnResult | None = None,
+        progress: bool = False,
+    ) -> IntegrationResults:
+        """Run the selection over the targets; the primary, async door.
+
+        Args:
+            integrations: names or Integration objects; None runs every registered one.
+            targets: target strings; None calls each integration once with target None.
+            timeout: overrides the runner's (and the integrations') timeout for this run.
+            max_concurrency: overrides the runner's limit for this run.
+            on_result: called with each result as it completes (exceptions are logged).
+            progress: show a tqdm progress bar (a widget in Jupyter, text in a terminal).
+
+        Returns:
+            One result per (integration, target), in selection order.
+        """
+        calls = self.plan(integrations, targets, timeout=timeout)
+        limit = self.max_concurrency if max_concurrency is None else _validate_concurrency(max_concurrency)
+        slots: list[IntegrationResult | None] = [None] * len(calls)
+        callbacks = _callbacks(on_result, progress, len(calls))
+
+        def sink(call: _Call, result: IntegrationResult) -> None:
+            slots[call.index] = result
+            for cb in callbacks:
+                _safe_callback(cb, result)
+
+        try:
+            await self._drive(calls, sink, limit)
+        finally:
+            for cb in callbacks:
+                close = getattr(cb, "close", None)
+                if close is not None:
+                    close()
+            self.last_results = IntegrationResults(
+                [r if r is not None else _cancelled(c) for c, r in zip(calls, slots, strict=True)]
+            )
+        return self.last_results
+
+    def run(
+        self,
+        integrations: str | Integration | Iterable[str | Integration] | None = None,
+        targets: str | Iterable[str] | None = None,
+        *,
+        timeout: float | None = _UNSET,
+        max_concurrency: int | None = None,
+        on_result: OnResult | None = None,
+        progress: bool = False,
+    ) -> IntegrationResults:
+        """The sync door: works in a script and inside a running loop (a Jupyter cell).
+
+        Inside a running loop it runs on a private event loop in a worker thread, never
+        patching asyncio; prefer ``await runner.arun(...)`` in notebooks. Arguments as arun.
+        """
+        self.plan(integrations, targets, timeout=timeout)  # refuse mistakes in the caller's thread
+        if max_concurrency is not None:
+            _validate_concurrency(max_concurrency)
+        from ._sync import run_sync
+
+        return run_sync(
+            lambda: self.arun(
+                integrations, targets, timeout=timeout, max_concurrency=max_concurrency,
+                on_result=on_result, progress=progress,
+            )
+        )
+
+    async def stream(
+        self,
+        integrations: str | Integration | Iterable[str | Integration] | None = None,
+        targets: str | Iterable[str] | None = None,
+        *,
+        timeout: float | None = _UNSET,
+        max_concurrency: int | None = None,
+    ) -> AsyncIterator[IntegrationResult]:
+        """Yield results in completion order; results already yielded are not kept.
+
+        Breaking out of the loop (or closing the generator) cancels the calls still pending.
+        """
+        calls = self.plan(integrations, targets, timeout=timeout)
+        limit = self.max_concurrency if max_concurrency is None else _validate_concurrency(max_concurrency)
+        # Unbounded: a result waits here only until it is yielded, then nothing holds it.
+        queue: asyncio.Queue[IntegrationResult | None] = asyncio.Queue()
+
+        async def produce() -> None:
+            try:
+                await self._drive(calls, lambda _call, result: queue.put_nowait(result), limit)
+            finally:
+                queue.put_nowait(None)
+
+        producer = asyncio.get_running_loop().create_task(produce())
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+            await producer  # re-raises what the engine raised, if anything
+        finally:
+            if not producer.done():
+                producer.cancel()
+                await asyncio.gather(producer, return_exceptions=True)
+
+    # -- the engine ------------------------------------------------------------------------------
+    async def _drive(
+        self, calls: Sequence[_Call], sink: Callable[[_Call, IntegrationResult], Any], limit: int
+    ) -> None:
+        log = logger()
+        started = time.perf_counter()
+        log.info("run_started", calls=len(calls), max_concurrency=limit)
+        pool: DaemonPool | None = None
+        if any(not c.spec.is_async for c in calls):
+            from ._threads import DaemonPool
+
+            pool = DaemonPool(min(limit, len(calls)))
+        loop = asyncio.get_running_loop()
+        iterator = iter(calls)
+        counts = {s.value: 0 for s in Status}
+
+        async def worker() -> None:
+            for call in iterator:
+                result = await self._call(call, loop, pool, log)
+                counts[result.status.value] += 1
+                sink(call, result)
+
+        workers = [loop.create_task(worker()) for _ in range(min(limit, len(calls)))]
+        outcome = "finished"
+        try:
+            if workers:
+                await asyncio.gather(*workers)
+        except BaseException:
+            outcome = "cancelled"
+            for w in workers:
+                w.cancel()
+            if workers:
+                await asyncio.wait(workers)
+            raise
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            log.info(
+                "run_" + outcome, calls=len(calls), duration_s=round(time.perf_counter() - started, 6),
+                **{k: v for k, v in counts.items() if v},
+            )
+
+    async def _call(
+        self, call: _Call, loop: asyncio.AbstractEventLoop, pool: DaemonPool | None, log: Any
+    ) -> IntegrationResult:
+        spec = call.spec
+        breaker = call.breaker
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        if not spec.configured:
+            result = IntegrationResult(
+                spec.name, call.target, Status.NOT_CONFIGURED, error_type="NotConfigured",
+                error=f"not configured: missing settings {', '.join(spec.missing) or '(is_configured() is false)'}",
+                started_at=started_at, breaker_state=breaker.state,
+            )
+            log.info("integration_result", integration=spec.name, target=call.target,
+                     status="not_configured", duration_s=0.0)
+            return result
+        admitted = breaker.admit(spec.timeout or 0.0)
+        if admitted == REJECT:
+            return self._finish(call, log, Status.CIRCUIT_OPEN, started_at, t0, error_type="CircuitOpen",
+                                error=f"circuit breaker {breaker.cb.name!r} is open after "
+                                      f"{breaker.cb.fail_max} consecutive failures; the call was "
+                                      f"not made (a probe is allowed after reset_timeout="
+                                      f"{breaker.cb.reset_timeout:g} s)")
+        timeout = spec.timeout
+        cm = asyncio.timeout(timeout) if timeout is not None else None
+        try:
+            if cm is None:
+                value = await self._invoke(spec, call.target, loop, pool)
+            else:
+                async with cm:
+                    value = await self._invoke(spec, call.target, loop, pool)
+            out = normalize_output(value)
+        except TimeoutError as exc:
+            if cm is not None and cm.expired():
+                breaker.failure(admitted, exc)
+                return self._finish(call, log, Status.TIMEOUT, started_at, t0, error_type="TimeoutError",
+                                    error=f"timed out after {timeout:g} s (the call's time limit; "
+                                          f"pass a larger timeout= to allow longer)")
+            breaker.failure(admitted, exc)
+            return self._error(call, log, exc, started_at, t0)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                breaker.ignore(admitted)  # the caller cancelled the run: neither success nor failure
+                raise
+            breaker.failure(admitted, exc)
+            return self._error(call, log, exc, started_at, t0)
+        except Exception as exc:  # noqa: BLE001 - every failure of an integration becomes a result
+            breaker.failure(admitted, exc)
+            return self._error(call, log, exc, started_at, t0)
+        if isinstance(out, IntegrationResult):
+            return self._passthrough(call, log, out, admitted, started_at, t0)
+        breaker.success(admitted)
+        if spec.secrets:
+            out = _redact_sections(out, spec.secrets)
+        return self._finish(call, log, Status.OK, started_at, t0, sections=out)
+
+    @staticmethod
+    async def _invoke(spec: _Spec, target: str | None, loop: asyncio.AbstractEventLoop,
+                      pool: DaemonPool | None) -> Any:
+        if spec.is_async:
+            return await spec.invoke(target)
+        assert pool is not None
+        value = await loop.run_in_executor(pool, contextvars.copy_context().run, spec.invoke, target)
+        if inspect.isawaitable(value):  # a plain function that returned a coroutine
+            value = await value
+        return value
+
+    def _finish(self, call: _Call, log: Any, status: Status, started_at: datetime, t0: float, *,
+                sections: tuple[IntegrationSection, ...] = (), error_type: str | None = None,
+                error: str | None = None) -> IntegrationResult:
+        duration = time.perf_counter() - t0
+        result = IntegrationResult(
+            call.spec.name, call.target, status, sections, error_type, error, started_at, duration,
+            call.breaker.state,
+        )
+        log.info("integration_result", integration=call.spec.name, target=call.target,
+                 status=status.value, duration_s=round(duration, 6), error_type=error_type)
+        return result
+
+    def _error(self, call: _Call, log: Any, exc: BaseException, started_at: datetime,
+               t0: float) -> IntegrationResult:
+        kind = "MalformedResult" if isinstance(exc, MalformedOutput) else type(exc).__name__
+        message = _describe_exception(exc)
+        if isinstance(exc, MalformedOutput):
+            message = f"integration {call.spec.name!r} {message}"
+        return self._finish(call, log, Status.ERROR, started_at, t0, error_type=kind,
+                            error=redact(message, call.spec.secrets))
+
+    def _passthrough(self, call: _Call, log: Any, out: IntegrationResult, admitted: int,
+                     started_at: datetime, t0: float) -> IntegrationResult:
+        """An integration returned a full result: keep its status, count it on the breaker."""
+        if out.status in (Status.ERROR, Status.TIMEOUT):
+            call.breaker.failure(admitted, RuntimeError(out.error or out.status.value))
+        elif out.status is Status.OK:
+            call.breaker.success(admitted)
+        else:
+            call.breaker.ignore(admitted)
+        secrets = call.spec.secrets
+        sections = _redact_sections(out.sections, secrets) if secrets else out.sections
+        error = redact(out.error, secrets) if out.error else out.error
+        return self._finish(call, log, out.status, started_at, t0, sections=sections,
+                            error_type=out.error_type, error=error)
+
+    def __repr__(self) -> str:
+        return (f"IntegrationRunner(timeout={self.timeout}, fail_max={self.breakers.fail_max}, "
+                f"reset_timeout={self.breakers.reset_timeout:g}, max_concurrency={self.max_concurrency})")
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _validate_concurrency(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"max_concurrency must be a whole number >= 1 (e.g. 32), got {value!r}")
+    return value
+
+
+def _validate_targets(targets: object) -> list[str | None]:
+    if targets is None:
+        return [None]
+    if isinstance(targets, str):
+        targets = [targets]
+    if not isinstance(targets, Iterable) or isinstance(targets, (bytes, dict)):
+        raise UsageError(f"targets must be a list of strings, got {type(targets).__name__}")
+    out: list[str | None] = []
+    seen: set[str] = set()
+    for i, t in enumerate(targets):
+        if not isinstance(t, str):
+            raise UsageError(f"targets must be strings; target {i} is {type(t).__name__} {t!r}")
+        if not t.strip():
+            raise UsageError(f"target {i} is empty; targets are host names, URLs or ids")
+        if len(t) > MAX_TARGET_LEN:
+            raise UsageError(f"target {i} is {len(t)} characters long; the limit is {MAX_TARGET_LEN}")
+        bad = next((c for c in t if ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:
+            raise UsageError(
+                f"target {i} ({t!r}) contains the control character {bad!r}; "
+                f"strip whitespace and control characters from targets"
+            )
+        if t in seen:
+            raise UsageError(f"target {t!r} is listed twice; each target once gives one result per call")
+        seen.add(t)
+        out.append(t)
+    if not out:
+        raise UsageError("targets is empty; pass at least one target, or None for integrations that take none")
+    return out
+
+
+def _describe_exception(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - an exception whose __str__ raises
+        text = f"<{type(exc).__name__} whose message could not be rendered>"
+    text = " ".join(text.split()) or type(exc).__name__
+    return text if len(text) <= MAX_ERROR_LEN else text[: MAX_ERROR_LEN - 1] + "…"
+
+
+def _redact_sections(sections: tuple[IntegrationSection, ...], secrets: list[str]) -> tuple[IntegrationSection, ...]:
+    """Replace secret values inside string cells (only runs when an integration has secrets)."""
+    out = []
+    for s in sections:
+        if isinstance(s.rows, tuple):
+            rows = tuple(
+                {k: redact(v, secrets) if isinstance(v, str) else v for k, v in row.items()}
+                for row in s.rows
+            )
+            out.append(IntegrationSection(s.name, rows, s.summary))
+        else:
+            frame = s.rows.copy()
+            for col in frame.columns:
+                if frame[col].dtype == object or str(frame[col].dtype).startswith("string"):
+                    frame[col] = frame[col].map(lambda v: redact(v, secrets) if isinstance(v, str) else v)
+            out.append(IntegrationSection(s.name, frame, s.summary))
+    return tuple(out)
+
+
+def _cancelled(call: _Call) -> IntegrationResult:
+    return IntegrationResult(
+        call.spec.name, call.target, Status.ERROR, error_type="CancelledError",
+        error="cancelled: the run was cancelled before this call finished",
+        started_at=None, duration_s=math.nan, breaker_state=call.breaker.state,
+    )
+
+
+def _callbacks(on_result: OnResult | None, progress: bool, total: int) -> list[Any]:
+    out: list[Any] = []
+    if on_result is not None:
+        if not callable(on_result):
+            raise UsageError(f"on_result must be callable, got {type(on_result).__name__}")
+        out.append(on_result)
+    if progress:
+        from ._progress import ProgressBar
+
+        out.append(ProgressBar(total))
+    return out
+
+
+def _safe_callback(cb: Callable[[IntegrationResult], Any], result: IntegrationResult) -> None:
+    try:
+        cb(result)
+    except Exception as exc:  # noqa: BLE001 - a callback must never lose a result
+        logger().warning("on_result_failed", callback=getattr(cb, "__name__", type(cb).__name__),
+                         error=f"{type(exc).__name__}: {_describe_exception(exc)}")
