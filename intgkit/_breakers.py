@@ -68,10 +68,13 @@ class _EventListener(pybreaker.CircuitBreakerListener):
     def __init__(self, board: BreakerBoard, key: BreakerKey) -> None:
         self.board = board
         self.key = key
+        self.breaker: Breaker | None = None
 
     def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:
         old = getattr(old_state, "name", old_state)
         new = getattr(new_state, "name", new_state)
+        if new == OPEN and self.breaker is not None:
+            self.breaker._opened_at = self.breaker._clock()
         if old == new:
             return
         try:
@@ -126,7 +129,7 @@ def _report_listener_error(listener: object, exc: Exception) -> None:
 class Breaker:
     """One circuit breaker: a pybreaker.CircuitBreaker plus a bounded half-open probe."""
 
-    __slots__ = ("_clock", "_lock", "_probe_until", "_storage", "cb", "fast", "key")
+    __slots__ = ("_clock", "_lock", "_opened_at", "_probe_until", "_storage", "cb", "fast", "key")
 
     def __init__(
         self, key: BreakerKey, *, fail_max: int, reset_timeout: float, clock: Clock,
@@ -137,10 +140,16 @@ class Breaker:
             fail_max=fail_max, reset_timeout=reset_timeout, listeners=listeners,
             name=key_label(key),
         )
-        self._storage = self.cb._state_storage  # pybreaker exposes opened_at only here
+        self._storage = self.cb._state_storage  # pybreaker's state, read on the fast path
         self._clock = clock
         self._lock = threading.Lock()
         self._probe_until: datetime | None = None
+        # When it opened, by *our* clock (pybreaker stamps its own wall clock, which an
+        # injected clock would disagree with); set by the event listener on every opening.
+        self._opened_at: datetime | None = None
+        for listener in listeners:
+            if isinstance(listener, _EventListener):
+                listener.breaker = self
         #: skip reporting a success that changes nothing (closed, no failures counted),
         #: unless user listeners want to hear of every success.
         self.fast = len(listeners) == 1
@@ -161,7 +170,7 @@ class Breaker:
                 return NORMAL
             now = self._clock()
             if state == OPEN:
-                opened = self._storage.opened_at
+                opened = self._opened_at
                 if opened is not None and now < opened + timedelta(seconds=self.cb.reset_timeout):
                     return REJECT
             if self._probe_until is not None and now < self._probe_until:
@@ -229,7 +238,7 @@ class Breaker:
     @property
     def opened_at(self) -> datetime | None:
         """When the breaker last opened, while it is not closed."""
-        return None if self.state == CLOSED else self._storage.opened_at
+        return None if self.state == CLOSED else self._opened_at
 
     def seconds_until_probe(self) -> float:
         """Seconds until an open breaker lets a probe through (0 when one would pass now).
@@ -241,8 +250,8 @@ class Breaker:
         if state == CLOSED:
             return 0.0
         now = self._clock()
-        if state == OPEN and self._storage.opened_at is not None:
-            due = self._storage.opened_at + timedelta(seconds=self.cb.reset_timeout)
+        if state == OPEN and self._opened_at is not None:
+            due = self._opened_at + timedelta(seconds=self.cb.reset_timeout)
             return max(0.0, (due - now).total_seconds())
         if self._probe_until is not None:
             return max(0.0, (self._probe_until - now).total_seconds())
