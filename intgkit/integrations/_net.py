@@ -6,6 +6,10 @@ real hosts and against the local servers of the tests and the demo:
 - ``INTGKIT_CA_BUNDLE``: a PEM file of trust roots (default: the system's).
 - ``INTGKIT_RESOLVE``: ``host:port:address`` entries, comma separated, as curl's --resolve,
   pointing names at local addresses (``site.test:8443:127.0.0.1``); ``*`` as port matches any.
+  An optional fourth field connects to another port, as curl's --connect-to
+  (``mta-sts.example.test:443:127.0.0.1:8443``): URLs whose port is fixed by a standard
+  (MTA-STS policies are always fetched from port 443) can then reach an ephemeral test server.
+  With a connect port, write an IPv6 address in brackets (``[::1]:8443``).
 """
 
 from __future__ import annotations
@@ -88,7 +92,15 @@ def _is_ip(host: str) -> bool:
 
 def parse_resolve(text: str | None) -> dict[tuple[str, int | None], str]:
     """``host:port:address,...`` -> {(host, port or None for *): address}."""
-    out: dict[tuple[str, int | None], str] = {}
+    return {key: address for key, (address, _) in parse_endpoints(text).items()}
+
+
+def parse_endpoints(text: str | None) -> dict[tuple[str, int | None], tuple[str, int | None]]:
+    """``host:port:address[:connect_port],...`` -> {(host, port or None): (address, connect port)}.
+
+    The connect port is None when the entry has no fourth field (connect to the URL's port).
+    """
+    out: dict[tuple[str, int | None], tuple[str, int | None]] = {}
     for entry in (text or "").split(","):
         entry = entry.strip()
         if not entry:
@@ -98,7 +110,20 @@ def parse_resolve(text: str | None) -> dict[tuple[str, int | None], str]:
         if not sep or not sep2 or not host or not address:
             raise ValueError(f"INTGKIT_RESOLVE entry {entry!r} is not host:port:address")
         port = None if port_s == "*" else int(port_s)
-        out[(host.lower(), port)] = address.strip("[]")
+        connect: int | None = None
+        if address.startswith("["):  # [v6] or [v6]:port
+            inner, _, tail = address[1:].partition("]")
+            address = inner
+            if tail:
+                if not tail.startswith(":") or not tail[1:].isdigit():
+                    raise ValueError(f"INTGKIT_RESOLVE entry {entry!r}: expected [address]:port")
+                connect = int(tail[1:])
+        elif address.count(":") == 1:  # v4 or name, then a connect port (a bare v6 has several)
+            address, _, connect_s = address.partition(":")
+            if not connect_s.isdigit():
+                raise ValueError(f"INTGKIT_RESOLVE entry {entry!r}: the connect port must be a number")
+            connect = int(connect_s)
+        out[(host.lower(), port)] = (address, connect)
     return out
 
 
@@ -122,7 +147,7 @@ def client_session(
     """An aiohttp session honouring the trust roots and the resolve overrides (lazy import)."""
     import aiohttp
 
-    overrides = parse_resolve(resolve)
+    overrides = parse_endpoints(resolve)
     connector = aiohttp.TCPConnector(
         ssl=ssl_context(cafile, verify=verify),
         resolver=_OverrideResolver(overrides) if overrides else None,
@@ -134,7 +159,7 @@ def client_session(
 class _OverrideResolver:
     """An aiohttp resolver that answers from the overrides and defers the rest."""
 
-    def __new__(cls, overrides: Mapping[tuple[str, int | None], str]) -> Any:
+    def __new__(cls, overrides: Mapping[tuple[str, int | None], tuple[str, int | None]]) -> Any:
         import socket
 
         import aiohttp
@@ -144,12 +169,16 @@ class _OverrideResolver:
             def __init__(self) -> None:
                 self._fallback = aiohttp.ThreadedResolver()
 
-            async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[Any]:
-                address = overrides.get((host.lower(), port)) or overrides.get((host.lower(), None))
-                if address is None:
+            async def resolve(
+                self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+            ) -> list[Any]:
+                found = overrides.get((host.lower(), port)) or overrides.get((host.lower(), None))
+                if found is None:
                     return await self._fallback.resolve(host, port, family)
+                address, connect = found
                 fam = socket.AF_INET6 if ":" in address else socket.AF_INET
-                return [{"hostname": host, "host": address, "port": port, "family": fam,
+                # aiohttp connects to the port given here; the URL (Host header, SNI) is unchanged
+                return [{"hostname": host, "host": address, "port": connect or port, "family": fam,
                          "proto": 0, "flags": socket.AI_NUMERICHOST}]
 
             async def close(self) -> None:
