@@ -25,11 +25,11 @@ from ._settings import Setting
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_TIMEOUT",
-    "ENTRY_POINT_GROUP",
     "Breaker",
     "BreakerBoard",
+    "DEFAULT_TIMEOUT",
     "DuplicateIntegrationError",
+    "ENTRY_POINT_GROUP",
     "ExportError",
     "FunctionIntegration",
     "Integration",
