@@ -90,6 +90,20 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ::1), decided without DNS.
+
+    For rules such as "credentials only over https, except to loopback test servers".
+    """
+    h = host.strip("[]").rstrip(".").lower()
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
 def parse_resolve(text: str | None) -> dict[tuple[str, int | None], str]:
     """``host:port:address,...`` -> {(host, port or None for *): address}."""
     return {key: address for key, (address, _) in parse_endpoints(text).items()}
