@@ -146,6 +146,17 @@ def resolve_address(overrides: Mapping[tuple[str, int | None], str], host: str, 
     return overrides.get((host, port)) or overrides.get((host, None)) or host
 
 
+def resolve_endpoint(
+    endpoints: Mapping[tuple[str, int | None], tuple[str, int | None]], host: str, port: int
+) -> tuple[str, int]:
+    """Where to connect for (host, port): (address, port) from :func:`parse_endpoints`, or as given.
+
+    For clients that open their own sockets (raw TLS, SMTP) rather than an aiohttp session.
+    """
+    address, connect = endpoints.get((host, port)) or endpoints.get((host, None)) or (host, None)
+    return address, connect or port
+
+
 def ssl_context(cafile: str | None = None, *, verify: bool = True) -> ssl.SSLContext:
     """A client context trusting ``cafile`` (or the system roots); unverified when asked."""
     ctx = ssl.create_default_context(cafile=cafile)
