@@ -61,8 +61,8 @@ def plot_timeline(
     ys = list(range(len(placed)))
     if placed:
         ax.barh(ys, widths, left=starts, color=colours, height=0.6)
-    ax.set_yticks(ys, labels)
-    ax.set_ylim(len(placed) - 0.5, -0.5)  # first call on top, in selection order
+        ax.set_yticks(ys, labels)
+        ax.set_ylim(len(placed) - 0.5, -0.5)  # first call on top, in selection order
     ax.set_xlabel("seconds since the first call started")
 
     handles: list[Patch | Line2D] = [

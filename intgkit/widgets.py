@@ -100,6 +100,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self._last_render = 0.0
         self._render_pending: asyncio.TimerHandle | None = None
         self._updating_picker = False
+        self._live = False  # a run is feeding the table (the task is still running in its finally)
 
         registry = runner.registry
         self.checkboxes: dict[str, w.Checkbox] = {}
@@ -253,6 +254,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.progress.bar_style = "info"
         self.progress_label.value = f"0/{params.calls}"
         self.output.outputs = ()
+        self._live = True
         self._render_status()
 
     async def _run(self, params: _Params) -> IntegrationResults | None:
@@ -275,6 +277,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         except Exception as exc:  # noqa: BLE001 - shown in the output, never lost
             self._show_error(exc)
         finally:
+            self._live = False
             self.run_button.disabled = False
             self.cancel_button.disabled = True
             if results is not None:
@@ -314,6 +317,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             self.picker.disabled = False
         finally:
             self._updating_picker = False
+        self._live = False  # a run is feeding the table (the task is still running in its finally)
         self._show_frame(SUMMARY)
 
     def _on_cancel(self, _button: Any = None) -> None:
@@ -369,7 +373,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             self._render_pending.cancel()
             self._render_pending = None
         self._last_render = time.monotonic()
-        if self.running:
+        if self._live:
             self.progress_label.value = f"{self.progress.value}/{self.progress.max}"
         self.status.value = status_table(self.runner, self._rows, self._titles)
 
@@ -394,11 +398,13 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
 
     def close(self) -> None:
         """Close the panel and every widget in it, and stop its timers (a run is cancelled)."""
-        for task in (self.run_task, self._ticker):
+        # getattr: ipywidgets calls close() from __del__, also on a panel whose __init__ failed
+        for task in (getattr(self, "run_task", None), getattr(self, "_ticker", None)):
             if task is not None and not task.done():
                 task.cancel()
-        if self._render_pending is not None:
-            self._render_pending.cancel()
+        pending = getattr(self, "_render_pending", None)
+        if pending is not None:
+            pending.cancel()
             self._render_pending = None
         for child in _descendants(self):
             child.close()

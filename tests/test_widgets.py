@@ -1,0 +1,365 @@
+"""IntegrationPanel driven through its widget models (a dummy comm outside a kernel)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import ipywidgets
+import pytest
+
+import intgkit
+from intgkit.widgets import IntegrationPanel
+
+
+@pytest.fixture(autouse=True)
+def _close_widgets() -> Iterator[None]:
+    """Every widget made in a test is closed after it."""
+    yield
+    ipywidgets.Widget.close_all()
+
+
+class Clock:
+    """A settable aware-UTC clock for the breakers."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A frozen clock, so seconds-until-probe is exact."""
+    return Clock()
+
+
+def make_runner(
+    registry: intgkit.IntegrationRegistry, clock: Clock | None = None, **kwargs: object
+) -> intgkit.IntegrationRunner:
+    return intgkit.IntegrationRunner(registry, clock=clock, **kwargs)  # type: ignore[arg-type]
+
+
+def add_ok(registry: intgkit.IntegrationRegistry, name: str = "good", title: str = "Good one") -> None:
+    @intgkit.integration(name=name, title=title, registry=registry)
+    async def _fetch(target: str | None) -> dict[str, list[dict[str, object]]]:
+        return {"rows": [{"target": target, "n": 1}]}
+
+
+def add_failing(registry: intgkit.IntegrationRegistry, message: str = "boom") -> None:
+    @intgkit.integration(name="flaky", title="Flaky", registry=registry)
+    async def _fetch(target: str | None) -> None:
+        raise RuntimeError(message)
+
+
+def add_slow(registry: intgkit.IntegrationRegistry, seconds: float = 5.0, timeout: float = 0.05) -> None:
+    @intgkit.integration(name="slow", title="Slow", registry=registry, timeout=timeout)
+    async def _fetch(target: str | None) -> dict[str, list[dict[str, object]]]:
+        await asyncio.sleep(seconds)
+        return {"rows": []}
+
+
+def stderr_text(panel: IntegrationPanel) -> str:
+    return "".join(o.get("text", "") for o in panel.output.outputs if o.get("name") == "stderr")
+
+
+def test_checkboxes_follow_the_registry(registry: intgkit.IntegrationRegistry) -> None:
+    """One checkbox per integration, labelled with its title, checked when configured."""
+    add_ok(registry)
+    add_failing(registry)
+    panel = IntegrationPanel(make_runner(registry))
+    assert list(panel.checkboxes) == ["flaky", "good"]
+    assert panel.checkboxes["good"].description == "Good one"
+    assert panel.selected == ["flaky", "good"]
+
+
+def test_unconfigured_integration_is_disabled_and_names_missing_settings(
+    registry: intgkit.IntegrationRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An integration without its settings is disabled, and the panel says which are missing."""
+    monkeypatch.delenv("INTGKIT_TEST_TOKEN", raising=False)
+
+    @intgkit.integration(name="needs_token", settings=["INTGKIT_TEST_TOKEN"], registry=registry)
+    def _fetch(target: str | None) -> dict[str, list[dict[str, object]]]:
+        return {}
+
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry))
+    box = panel.checkboxes["needs_token"]
+    assert box.disabled
+    assert not box.value
+    html = "".join(
+        c.value for row in panel.children[1].children for c in row.children if isinstance(c, ipywidgets.HTML)
+    )
+    assert "not configured" in html
+    assert "INTGKIT_TEST_TOKEN" in html
+    panel.select_none_button.click()
+    assert panel.selected == []
+    panel.select_all_button.click()
+    assert panel.selected == ["good"]
+    assert not box.value
+
+
+def test_select_none_then_run_shows_an_error(registry: intgkit.IntegrationRegistry) -> None:
+    """Running with nothing selected puts a message in the output instead of raising."""
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry))
+    panel.select_none_button.click()
+    panel.run_button.click()
+    assert "no integration is selected" in stderr_text(panel)
+    assert not panel.run_button.disabled
+    assert panel.run_task is None
+
+
+@pytest.mark.parametrize("bad", ["abc", "-1", "0", "inf", "nan"])
+def test_bad_timeout_is_shown_as_an_error(registry: intgkit.IntegrationRegistry, bad: str) -> None:
+    """A timeout that is not a positive finite number is an error message, and nothing runs."""
+    add_ok(registry)
+    runner = make_runner(registry)
+    panel = IntegrationPanel(runner)
+    panel.timeout_box.value = bad
+    panel.run_button.click()
+    assert "UsageError" in stderr_text(panel)
+    assert "timeout" in stderr_text(panel)
+    assert runner.last_results is None
+    assert not panel.run_button.disabled
+
+
+def test_bad_concurrency_and_duplicate_targets_are_shown(registry: intgkit.IntegrationRegistry) -> None:
+    """Concurrency below 1 and a target listed twice are reported in the output."""
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry))
+    panel.concurrency_box.value = 0
+    panel.run_button.click()
+    assert "max concurrency" in stderr_text(panel)
+    panel.concurrency_box.value = 4
+    panel.targets_box.value = "a.example\na.example\n"
+    panel.run_button.click()
+    assert "listed twice" in stderr_text(panel)
+
+
+async def test_run_fills_results_status_and_progress(registry: intgkit.IntegrationRegistry) -> None:
+    """Run on the loop: results for every (integration, target), a full bar, a status table."""
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry), targets=["a.example", "b.example"])
+    panel.targets_box.value += "\n\n  c.example  \n"
+    panel.run_button.click()
+    assert panel.run_button.disabled
+    assert not panel.cancel_button.disabled
+    assert panel.run_task is not None
+    results = await panel.run_task
+    assert results is panel.results
+    assert [(r.integration, r.target, r.status.value) for r in panel.results] == [
+        ("good", t, "ok") for t in ("a.example", "b.example", "c.example")
+    ]
+    assert (panel.progress.value, panel.progress.max) == (3, 3)
+    assert panel.progress.bar_style == "success"
+    assert not panel.run_button.disabled
+    assert panel.cancel_button.disabled
+    assert ">ok<" in panel.status.value
+    assert "3/3" in panel.status.value
+
+
+async def test_status_table_updates_as_each_result_arrives(registry: intgkit.IntegrationRegistry) -> None:
+    """The table shows a fast result while a slow call is still running."""
+    add_ok(registry)
+    gate = asyncio.Event()
+
+    @intgkit.integration(name="waiter", registry=registry)
+    async def _wait(target: str | None) -> dict[str, list[dict[str, object]]]:
+        await gate.wait()
+        return {}
+
+    panel = IntegrationPanel(make_runner(registry))
+    panel.run_button.click()
+    assert panel.run_task is not None
+    for _ in range(100):  # updates are throttled to one per RENDER_INTERVAL_S
+        if ">ok<" in panel.status.value:
+            break
+        await asyncio.sleep(0.01)
+    assert panel.running
+    assert ">ok<" in panel.status.value
+    assert "running…" in panel.status.value
+    gate.set()
+    await panel.run_task
+    assert "running…" not in panel.status.value
+
+
+async def test_failing_integration_trips_its_breaker(
+    registry: intgkit.IntegrationRegistry, clock: Clock
+) -> None:
+    """After fail_max failures the table shows the breaker open, its fail counter and countdown."""
+    add_failing(registry)
+    runner = make_runner(registry, clock, fail_max=2, reset_timeout=60)
+    panel = IntegrationPanel(runner)
+    for _ in range(2):
+        panel.run_button.click()
+        await panel.run_task  # type: ignore[misc]
+    html = panel.status.value
+    assert "open</span>" in html
+    assert "<td style='text-align:right'>2</td>" in html  # fail counter
+    assert "60 s" in html
+    assert "12:01:00 UTC" in html  # when the probe is due, on the injected clock
+    clock.now += timedelta(seconds=45)
+    panel._render_status()
+    assert "15 s" in panel.status.value
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    assert panel.results is not None
+    assert panel.results[0].status is intgkit.Status.CIRCUIT_OPEN
+    assert "circuit_open" in panel.status.value
+
+
+async def test_reset_breakers_closes_them(registry: intgkit.IntegrationRegistry, clock: Clock) -> None:
+    """Reset breakers closes every breaker and the table shows it at once."""
+    add_failing(registry)
+    runner = make_runner(registry, clock, fail_max=1)
+    panel = IntegrationPanel(runner)
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    assert runner.breakers["flaky"].state == "open"
+    panel.reset_button.click()
+    assert runner.breakers["flaky"].state == "closed"
+    assert "open</span>" not in panel.status.value
+    assert "closed</span>" in panel.status.value
+
+
+async def test_slow_integration_times_out_and_is_counted(registry: intgkit.IntegrationRegistry) -> None:
+    """Calls over their timeout end as timeout results and the table counts them."""
+    add_ok(registry)
+    add_slow(registry, timeout=0.05)
+    panel = IntegrationPanel(make_runner(registry, fail_max=5), targets=["a", "b"])
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    assert panel.results is not None
+    assert [r.status.value for r in panel.results if r.integration == "slow"] == ["timeout", "timeout"]
+    row = next(r for r in panel.status.value.split("<tr>") if ">Slow<" in r)
+    assert ">timeout<" in row
+    # calls 2/2, then the timeout count 2
+    assert "<td style='text-align:right'>2/2</td><td style='text-align:right'>2</td>" in row
+    assert panel.progress.bar_style == "warning"
+
+
+async def test_timeout_box_overrides_the_integrations_timeout(registry: intgkit.IntegrationRegistry) -> None:
+    """A timeout typed in the panel applies to the run, over the integration's own."""
+    add_slow(registry, seconds=0.2, timeout=0.01)
+    panel = IntegrationPanel(make_runner(registry))
+    panel.timeout_box.value = "5"
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    assert panel.results is not None
+    assert panel.results[0].status is intgkit.Status.OK
+
+
+async def test_cancel_keeps_finished_results_and_reenables_run(
+    registry: intgkit.IntegrationRegistry,
+) -> None:
+    """Cancel mid-run: finished results are kept and shown, the rest marked cancelled, Run back on."""
+    add_ok(registry)
+    add_slow(registry, seconds=30, timeout=60)
+    runner = make_runner(registry)
+    panel = IntegrationPanel(runner)
+    panel.run_button.click()
+    task = panel.run_task
+    assert task is not None
+    while panel.progress.value < 1:
+        await asyncio.sleep(0.01)
+    panel.cancel_button.click()
+    results = await task
+    assert results is runner.last_results
+    assert panel.results is runner.last_results
+    assert [(r.integration, r.status.value, r.error_type) for r in panel.results] == [
+        ("good", "ok", None),
+        ("slow", "error", "CancelledError"),
+    ]
+    assert not panel.run_button.disabled
+    assert panel.cancel_button.disabled
+    assert panel.progress_label.value.startswith("cancelled: 1/2")
+    assert runner.breakers["slow"].fail_counter == 0  # a cancel is not a failure
+
+
+async def test_error_text_is_escaped_in_the_status_table(registry: intgkit.IntegrationRegistry) -> None:
+    """An error message carrying markup is shown as text, not run as HTML."""
+    add_failing(registry, message="<script>alert('x')</script>")
+    panel = IntegrationPanel(make_runner(registry))
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    html = panel.status.value
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_titles_are_escaped(registry: intgkit.IntegrationRegistry) -> None:
+    """A title with markup is escaped in the status table."""
+    add_ok(registry, title="<b>bold</b> & co")
+    panel = IntegrationPanel(make_runner(registry))
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in panel.status.value
+    assert "<b>bold" not in panel.status.value
+
+
+async def test_output_shows_summary_and_section_frames(registry: intgkit.IntegrationRegistry) -> None:
+    """The output shows the summary frame; the picker switches to a section's frame."""
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry), targets=["a.example"])
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    assert list(panel.picker.options) == ["summary", "rows"]
+    assert not panel.picker.disabled
+    (shown,) = panel.output.outputs
+    assert shown["output_type"] == "display_data"
+    assert "status" in shown["data"]["text/plain"]
+    panel.picker.value = "rows"
+    (shown,) = panel.output.outputs
+    assert "a.example" in shown["data"]["text/plain"]
+    assert "status" not in shown["data"]["text/plain"]
+
+
+def test_run_outside_a_loop_runs_to_completion(registry: intgkit.IntegrationRegistry) -> None:
+    """Without a running loop (a plain script) Run completes the run before returning."""
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry))
+    panel.run_button.click()
+    assert panel.run_task is None
+    assert panel.results is not None
+    assert panel.results[0].ok
+    assert not panel.run_button.disabled
+
+
+def test_panel_refuses_a_non_runner() -> None:
+    """Passing something that is not a runner is a usage error naming what was passed."""
+    with pytest.raises(intgkit.UsageError, match="IntegrationRunner, got dict"):
+        IntegrationPanel({})  # type: ignore[arg-type]
+
+
+def test_import_intgkit_does_not_import_optional_layers() -> None:
+    """`import intgkit` leaves ipywidgets and matplotlib unimported."""
+    code = textwrap.dedent(
+        """
+        import sys, intgkit
+        loaded = [m for m in ("ipywidgets", "matplotlib") if m in sys.modules]
+        assert not loaded, loaded
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_missing_ipywidgets_names_the_extra() -> None:
+    """Without ipywidgets, importing the panel says which extra to install."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["ipywidgets"] = None
+        import intgkit
+        try:
+            import intgkit.widgets
+        except intgkit.MissingExtraError as exc:
+            print(exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert 'pip install "intgkit[widgets]"' in out
