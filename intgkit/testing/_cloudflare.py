@@ -1,0 +1,473 @@
+"""A fake Cloudflare API v4 on 127.0.0.1, over HTTPS with a throwaway CA, for offline tests.
+
+It answers the read endpoints the ``cloudflare`` integration uses, with Cloudflare's envelope
+(``success, errors, messages, result, result_info``) and its page-number pagination, so the
+integration (or yours) runs against it unchanged: point the API base at :attr:`base_url` and
+the trust roots at :attr:`ca_bundle`.
+
+    async with FakeCloudflare(token="test-token") as cf:
+        cf.add_zone("example.com", settings={"ssl": "flexible"})
+        ...  # call the API at cf.base_url, trusting cf.ca_bundle
+
+Behaviour, modelled on api.cloudflare.com (see intgkit's security-check notes §4):
+
+- ``Authorization: Bearer <token>`` must match: a wrong token gets HTTP 403 with code 10000
+  "Authentication error", a missing header HTTP 400 with code 9106.
+- ``GET /zones`` filters by ``name`` (exact, case-insensitive) and ``status``, paginates with
+  ``page`` and ``per_page`` (default 20, clamped to 5..50); ``dns_records`` the same way
+  (default 100, clamped to 5..5000).
+- ``GET /zones/{id}/settings/{setting}``, ``/dns_records``, ``/dnssec`` and
+  ``/rulesets/phases/{phase}/entrypoint`` (HTTP 404, code 10003, when the phase has no rules).
+- :meth:`FakeCloudflare.rate_limit` makes the next N requests answer 429 with Retry-After;
+  :meth:`FakeCloudflare.fail` makes one path answer an envelope error.
+
+Every request is recorded in :attr:`FakeCloudflare.requests`: method, path, query, whether an
+Authorization header came and whether it matched. The token itself is never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+__all__ = ["FakeCloudflare", "FakeRecord", "FakeZone", "SeenRequest", "secure_settings"]
+
+PREFIX = "/client/v4"
+_STAMP = "2024-01-01T00:00:00.000000Z"
+
+
+def secure_settings() -> dict[str, Any]:
+    """Setting values for which every check of the ``cloudflare`` integration passes."""
+    return {
+        "ssl": "strict",
+        "min_tls_version": "1.2",
+        "always_use_https": "on",
+        "security_header": {
+            "strict_transport_security": {
+                "enabled": True,
+                "max_age": 31536000,
+                "include_subdomains": True,
+                "nosniff": True,
+            }
+        },
+        "security_level": "medium",
+        "tls_1_3": "on",
+        "automatic_https_rewrites": "on",
+        "browser_check": "on",
+    }
+
+
+def _default_rulesets() -> dict[str, list[dict[str, Any]]]:
+    return {
+        "http_request_firewall_custom": [
+            {
+                "action": "block",
+                "expression": '(http.request.uri.path contains "/wp-login.php")',
+                "description": "block wp-login probes",
+                "enabled": True,
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class FakeRecord:
+    """One DNS record of a fake zone (``proxied`` only means something for A, AAAA, CNAME)."""
+
+    type: str
+    name: str
+    content: str
+    proxied: bool = False
+    ttl: int = 1
+
+
+@dataclass(slots=True)
+class FakeZone:
+    """A zone as the fake API serves it; change the fields freely between requests.
+
+    Attributes:
+        settings: setting id -> value; a setting missing here answers HTTP 404.
+        rulesets: phase -> rules (dicts with action, expression, enabled ...); a phase
+            without rules answers HTTP 404, as Cloudflare does for an absent entrypoint.
+        dnssec: the DNSSEC status (active, pending, disabled, pending-disabled, error).
+    """
+
+    name: str
+    id: str
+    status: str = "active"
+    paused: bool = False
+    plan: str = "Free Website"
+    settings: dict[str, Any] = field(default_factory=secure_settings)
+    records: list[FakeRecord] = field(default_factory=list)
+    dnssec: str = "active"
+    rulesets: dict[str, list[dict[str, Any]]] = field(default_factory=_default_rulesets)
+
+    def as_api(self) -> dict[str, Any]:
+        """The zone object of ``GET /zones``."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "status": self.status,
+            "paused": self.paused,
+            "type": "full",
+            "development_mode": 0,
+            "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
+            "original_name_servers": None,
+            "plan": {"id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "name": self.plan},
+            "account": {"id": "023e105f4ecef8ad9ca31a8372d0c353", "name": "Fake Account"},
+            "created_on": _STAMP,
+            "modified_on": _STAMP,
+            "activated_on": _STAMP,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SeenRequest:
+    """One request the fake API received (never the token, only whether it matched)."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    has_authorization: bool
+    token_valid: bool
+    status: int
+
+
+def _zone_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+
+class FakeCloudflare:
+    """The fake API server; use ``async with`` or :meth:`start` / :meth:`stop`.
+
+    Args:
+        token: the API token it accepts as ``Authorization: Bearer <token>``.
+        tls: serve HTTPS with a fresh trustme CA (default); False serves plain HTTP.
+        host: the address to listen on (a loopback address).
+    """
+
+    def __init__(
+        self,
+        token: str = "fake-cloudflare-token",  # noqa: S107 - a test server's made-up token
+        *,
+        tls: bool = True,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self._token = token.encode()
+        self.tls = tls
+        self.host = host
+        self.zones: list[FakeZone] = []
+        self.requests: list[SeenRequest] = []
+        self._limit_left = 0
+        self._retry_after: str | None = "1"
+        self._failures: dict[str, tuple[int, int, str]] = {}
+        self._runner: web.AppRunner | None = None
+        self._tmpdir: str | None = None
+        self._port = 0
+
+    # -- building the account ------------------------------------------------------------------
+    def add_zone(
+        self,
+        name: str,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        records: Iterable[FakeRecord] = (),
+        dnssec: str = "active",
+        rulesets: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        paused: bool = False,
+        status: str = "active",
+        plan: str = "Free Website",
+        drop_settings: Iterable[str] = (),
+    ) -> FakeZone:
+        """Add a zone: secure defaults, with ``settings`` overriding some of them.
+
+        Args:
+            settings: setting id -> value, merged over :func:`secure_settings`.
+            records: its DNS records.
+            dnssec: its DNSSEC status.
+            rulesets: phase -> rules; None gives one enabled custom firewall rule.
+            drop_settings: setting ids the zone does not have (they answer 404).
+        """
+        values = secure_settings()
+        values.update(settings or {})
+        for sid in drop_settings:
+            values.pop(sid, None)
+        zone = FakeZone(
+            name=name,
+            id=_zone_id(name),
+            status=status,
+            paused=paused,
+            plan=plan,
+            settings=values,
+            records=list(records),
+            dnssec=dnssec,
+            rulesets=(
+                {k: [dict(r) for r in v] for k, v in rulesets.items()}
+                if rulesets is not None
+                else _default_rulesets()
+            ),
+        )
+        self.zones.append(zone)
+        return zone
+
+    def zone(self, name: str) -> FakeZone:
+        """The zone with this name (KeyError if none)."""
+        for z in self.zones:
+            if z.name == name:
+                return z
+        raise KeyError(name)
+
+    def rate_limit(self, requests: int, retry_after: int | str | None = 1) -> None:
+        """Answer the next ``requests`` requests with HTTP 429 and this Retry-After (None: omit)."""
+        self._limit_left = requests
+        self._retry_after = None if retry_after is None else str(retry_after)
+
+    def fail(
+        self,
+        path: str,
+        status: int = 403,
+        code: int = 9109,
+        message: str = "Unauthorized to access requested resource",
+    ) -> None:
+        """Answer GETs of ``path`` (relative to the base, e.g. ``/zones/<id>/dnssec``) with an error."""
+        self._failures[path] = (status, code, message)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """The API base, e.g. ``https://127.0.0.1:50123/client/v4`` (after start)."""
+        if self._runner is None:
+            raise RuntimeError("FakeCloudflare is not started")
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self._port}{PREFIX}"
+
+    @property
+    def ca_bundle(self) -> str | None:
+        """Path of the PEM file of the CA that signed the server's certificate (None without TLS)."""
+        return None if self._tmpdir is None else str(Path(self._tmpdir) / "ca.pem")
+
+    async def start(self) -> FakeCloudflare:
+        """Listen on an ephemeral port of ``host``."""
+        import ssl
+
+        from aiohttp import web
+
+        ctx: ssl.SSLContext | None = None
+        if self.tls:
+            import trustme
+
+            ca = trustme.CA()
+            leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            leaf.configure_cert(ctx)
+            self._tmpdir = tempfile.mkdtemp(prefix="intgkit-cf-")
+            ca.cert_pem.write_to_path(str(Path(self._tmpdir) / "ca.pem"))
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._serve)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, 0, ssl_context=ctx)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        """Close the server and delete the CA file."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    async def __aenter__(self) -> FakeCloudflare:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- serving ---------------------------------------------------------------------------------
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
+        """Record, rate-limit and authenticate every request, then route it."""
+        header = request.headers.get("Authorization")
+        valid = header is not None and hmac.compare_digest(header.encode(), b"Bearer " + self._token)
+        if self._limit_left > 0:
+            self._limit_left -= 1
+            headers = {"Retry-After": self._retry_after} if self._retry_after is not None else {}
+            response: web.StreamResponse = _envelope_error(
+                429, 971, "Please wait and consider throttling your request speed", headers
+            )
+        elif header is None:
+            response = _envelope_error(400, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers")
+        elif not valid:
+            response = _envelope_error(403, 10000, "Authentication error")
+        else:
+            response = self._route(request)
+        self.requests.append(
+            SeenRequest(
+                method=request.method,
+                path=request.path,
+                query=dict(request.query),
+                has_authorization=header is not None,
+                token_valid=valid,
+                status=response.status,
+            )
+        )
+        return response
+
+    def _route(self, request: web.Request) -> web.StreamResponse:
+        if not request.path.startswith(PREFIX + "/"):
+            return _envelope_error(404, 7000, "No route for that URI")
+        path = "/" + request.path[len(PREFIX) :].strip("/")
+        if request.method != "GET":
+            return _envelope_error(405, 10405, "Method not allowed (the fake API is read-only)")
+        if path in self._failures:
+            return _envelope_error(*self._failures[path])
+        parts = path.strip("/").split("/")
+        q = request.query
+        if parts == ["user", "tokens", "verify"]:
+            return _ok({"id": "ed17574386854bf78a67040be0a770b0", "status": "active"})
+        if parts == ["zones"]:
+            zones = [
+                z
+                for z in self.zones
+                if ("name" not in q or z.name.lower() == q["name"].lower())
+                and ("status" not in q or z.status == q["status"])
+            ]
+            return _page([z.as_api() for z in zones], q, default=20, maximum=50)
+        if len(parts) >= 2 and parts[0] == "zones":
+            zone = next((z for z in self.zones if z.id == parts[1]), None)
+            if zone is None:
+                return _envelope_error(
+                    404,
+                    7003,
+                    f"Could not route to /zones/{parts[1][:64]}, perhaps your object identifier is invalid?",
+                )
+            return self._zone_route(zone, parts[2:], q)
+        return _envelope_error(404, 7000, "No route for that URI")
+
+    def _zone_route(self, zone: FakeZone, rest: list[str], q: Mapping[str, str]) -> web.StreamResponse:
+        if not rest:
+            return _ok(zone.as_api())
+        if len(rest) == 2 and rest[0] == "settings":
+            if rest[1] not in zone.settings:
+                return _envelope_error(404, 1003, f"Invalid or unknown setting {rest[1][:64]!r}")
+            return _ok(
+                {"id": rest[1], "value": zone.settings[rest[1]], "editable": True, "modified_on": _STAMP}
+            )
+        if rest == ["dns_records"]:
+            rows: list[dict[str, Any]] = [
+                {
+                    "id": hashlib.sha256(f"{zone.id}{i}".encode()).hexdigest()[:32],
+                    "zone_id": zone.id,
+                    "zone_name": zone.name,
+                    "name": r.name,
+                    "type": r.type,
+                    "content": r.content,
+                    "proxiable": r.type in ("A", "AAAA", "CNAME"),
+                    "proxied": r.proxied,
+                    "ttl": r.ttl,
+                    "comment": None,
+                    "tags": [],
+                    "created_on": _STAMP,
+                    "modified_on": _STAMP,
+                }
+                for i, r in enumerate(zone.records)
+                if "type" not in q or r.type == q["type"]
+            ]
+            return _page(rows, q, default=100, maximum=5000)
+        if rest == ["dnssec"]:
+            return _ok(
+                {
+                    "status": zone.dnssec,
+                    "flags": 257,
+                    "algorithm": "13",
+                    "key_type": "ECDSAP256SHA256",
+                    "digest_type": "2",
+                    "digest_algorithm": "SHA256",
+                    "modified_on": _STAMP,
+                }
+            )
+        if len(rest) == 4 and rest[0] == "rulesets" and rest[1] == "phases" and rest[3] == "entrypoint":
+            phase = rest[2]
+            rules = zone.rulesets.get(phase) or []
+            if not rules:
+                return _envelope_error(
+                    404, 10003, f"could not find entrypoint ruleset in the {phase[:64]} phase"
+                )
+            full = [
+                {
+                    "id": hashlib.sha256(f"{zone.id}{phase}{i}".encode()).hexdigest()[:32],
+                    "version": "1",
+                    "last_updated": _STAMP,
+                    "enabled": True,
+                    **r,
+                }
+                for i, r in enumerate(rules)
+            ]
+            return _ok(
+                {
+                    "id": _zone_id(zone.id + phase),
+                    "name": "default",
+                    "kind": "zone",
+                    "phase": phase,
+                    "version": "1",
+                    "last_updated": _STAMP,
+                    "rules": full,
+                }
+            )
+        return _envelope_error(404, 7000, "No route for that URI")
+
+
+def _ok(result: Any, result_info: Mapping[str, Any] | None = None) -> web.Response:
+    from aiohttp import web
+
+    body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
+    if result_info is not None:
+        body["result_info"] = dict(result_info)
+    return web.json_response(body)
+
+
+def _envelope_error(
+    status: int, code: int, message: str, headers: Mapping[str, str] | None = None
+) -> web.Response:
+    from aiohttp import web
+
+    body = {"success": False, "errors": [{"code": code, "message": message}], "messages": [], "result": None}
+    return web.json_response(body, status=status, headers=dict(headers or {}))
+
+
+def _page(rows: Sequence[Any], q: Mapping[str, str], *, default: int, maximum: int) -> web.Response:
+    """One page of rows with Cloudflare's result_info; per_page is clamped as the API does."""
+    try:
+        page = max(1, int(q.get("page", "1")))
+        per_page = min(maximum, max(5, int(q.get("per_page", str(default)))))
+    except ValueError:
+        return _envelope_error(400, 1001, "page and per_page must be integers")
+    chunk = list(rows[(page - 1) * per_page : page * per_page])
+    info = {
+        "page": page,
+        "per_page": per_page,
+        "count": len(chunk),
+        "total_count": len(rows),
+        "total_pages": math.ceil(len(rows) / per_page),
+    }
+    return _ok(chunk, info)
