@@ -240,11 +240,14 @@ class IntegrationRunner:
         max_concurrency: int | None = None,
         on_result: OnResult | None = None,
         progress: bool = False,
+        nested: bool = False,
     ) -> IntegrationResults:
         """The sync door: works in a script and inside a running loop (a Jupyter cell).
 
         Inside a running loop it runs on a private event loop in a worker thread, never
-        patching asyncio; prefer ``await runner.arun(...)`` in notebooks. Arguments as arun.
+        patching asyncio; prefer ``await runner.arun(...)`` in notebooks. ``nested=True``
+        instead runs on the running loop itself through nest-asyncio2 (extra ``nested``; it
+        patches asyncio process-wide, see docs/architecture.md). Other arguments as arun.
         """
         self.plan(integrations, targets, timeout=timeout)  # refuse mistakes in the caller's thread
         if max_concurrency is not None:
@@ -255,7 +258,8 @@ class IntegrationRunner:
             lambda: self.arun(
                 integrations, targets, timeout=timeout, max_concurrency=max_concurrency,
                 on_result=on_result, progress=progress,
-            )
+            ),
+            nested=nested,
         )
 
     async def stream(

@@ -106,3 +106,25 @@ def test_interrupt_cancels_the_run_promptly(kernel: tuple[Any, Any]) -> None:
     out = collect(kc, [check])
     assert out[check]["status"] == "ok"
     assert out[check]["stdout"] == "1 2 [None, 'CancelledError', 'CancelledError']\nafter ok\n"
+
+
+def test_nested_opt_in_runs_on_the_running_loop() -> None:
+    """run(nested=True) runs on the caller's own loop through nest-asyncio2 (in a subprocess,
+    since its patch is process-wide)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import asyncio, threading, intgkit\n"
+        "reg = intgkit.IntegrationRegistry(None)\n"
+        "@intgkit.integration(registry=reg)\n"
+        "async def where(target):\n"
+        "    return {'s': [{'thread': threading.current_thread().name}]}\n"
+        "async def main():\n"
+        "    r = intgkit.IntegrationRunner(reg).run(['where'], nested=True)\n"
+        "    print(r[0].status.value, r[0].sections[0].rows[0]['thread'])\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok MainThread"
