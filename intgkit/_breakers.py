@@ -16,6 +16,7 @@ began before the breaker opened cannot close it later.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -77,13 +78,14 @@ class _EventListener(pybreaker.CircuitBreakerListener):
             self.breaker._opened_at = self.breaker._clock()
         if old == new:
             return
-        try:
+        with contextlib.suppress(Exception):  # logging must never break a call
             logger().info(
-                "breaker_state_changed", breaker=key_label(self.key), old_state=old,
-                new_state=new, fail_counter=cb.fail_counter,
+                "breaker_state_changed",
+                breaker=key_label(self.key),
+                old_state=old,
+                new_state=new,
+                fail_counter=cb.fail_counter,
             )
-        except Exception:  # noqa: BLE001, S110 - logging must never break a call
-            pass
         for callback in list(self.board._callbacks):
             try:
                 callback(self.key, old, new)
@@ -117,13 +119,12 @@ class _SafeListener(pybreaker.CircuitBreakerListener):
 
 
 def _report_listener_error(listener: object, exc: Exception) -> None:
-    try:
+    with contextlib.suppress(Exception):  # nothing may escape from here
         logger().warning(
-            "breaker_listener_failed", listener=type(listener).__name__,
+            "breaker_listener_failed",
+            listener=type(listener).__name__,
             error=f"{type(exc).__name__}: {exc}",
         )
-    except Exception:  # noqa: BLE001, S110 - nothing may escape from here
-        pass
 
 
 class Breaker:
@@ -132,12 +133,19 @@ class Breaker:
     __slots__ = ("_clock", "_lock", "_opened_at", "_probe_until", "_storage", "cb", "fast", "key")
 
     def __init__(
-        self, key: BreakerKey, *, fail_max: int, reset_timeout: float, clock: Clock,
+        self,
+        key: BreakerKey,
+        *,
+        fail_max: int,
+        reset_timeout: float,
+        clock: Clock,
         listeners: list[pybreaker.CircuitBreakerListener],
     ) -> None:
         self.key = key
         self.cb = pybreaker.CircuitBreaker(
-            fail_max=fail_max, reset_timeout=reset_timeout, listeners=listeners,
+            fail_max=fail_max,
+            reset_timeout=reset_timeout,
+            listeners=listeners,
             name=key_label(key),
         )
         self._storage = self.cb._state_storage  # pybreaker's state, read on the fast path
@@ -211,7 +219,9 @@ class Breaker:
             pass  # the failure tripped the breaker: expected
         except BaseException as raised:  # noqa: BLE001 - the re-raised original, or a listener's
             if raised is not exc:
-                _report_listener_error(self.cb, raised if isinstance(raised, Exception) else Exception(raised))
+                _report_listener_error(
+                    self.cb, raised if isinstance(raised, Exception) else Exception(raised)
+                )
 
     def ignore(self, admitted: int) -> None:
         """Report a call that was cancelled by its caller: it counts as nothing."""
@@ -273,13 +283,18 @@ class BreakerBoard:
     """
 
     def __init__(
-        self, *, fail_max: int = 3, reset_timeout: float = 60.0, clock: Clock | None = None,
+        self,
+        *,
+        fail_max: int = 3,
+        reset_timeout: float = 60.0,
+        clock: Clock | None = None,
         listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
     ) -> None:
         if isinstance(fail_max, bool) or not isinstance(fail_max, int) or fail_max < 1:
             raise UsageError(f"fail_max must be a whole number of failures >= 1, got {fail_max!r}")
         if (
-            isinstance(reset_timeout, bool) or not isinstance(reset_timeout, (int, float))
+            isinstance(reset_timeout, bool)
+            or not isinstance(reset_timeout, (int, float))
             or not 0 < reset_timeout < float("inf")
         ):
             raise UsageError(
@@ -301,8 +316,11 @@ class BreakerBoard:
                 b = self._breakers.get(key)
                 if b is None:
                     b = Breaker(
-                        key, fail_max=self.fail_max, reset_timeout=self.reset_timeout,
-                        clock=self.clock, listeners=[_EventListener(self, key), *self._user_listeners],
+                        key,
+                        fail_max=self.fail_max,
+                        reset_timeout=self.reset_timeout,
+                        clock=self.clock,
+                        listeners=[_EventListener(self, key), *self._user_listeners],
                     )
                     self._breakers[key] = b
         return b
@@ -316,10 +334,7 @@ class BreakerBoard:
         if key is None:
             targets = list(self._breakers.values())
         else:
-            targets = [
-                b for k, b in self._breakers.items()
-                if key == k or key == key_label(k) or key == k[0]
-            ]
+            targets = [b for k, b in self._breakers.items() if key == k or key == key_label(k) or key == k[0]]
             if not targets:
                 from ._errors import list_names
 
@@ -336,9 +351,7 @@ class BreakerBoard:
                 return b
         from ._errors import list_names
 
-        raise KeyError(
-            f"no breaker {key!r}; breakers: {list_names(key_label(k) for k in self._breakers)}"
-        )
+        raise KeyError(f"no breaker {key!r}; breakers: {list_names(key_label(k) for k in self._breakers)}")
 
     def __iter__(self) -> Iterator[Breaker]:
         return iter(list(self._breakers.values()))
@@ -353,22 +366,42 @@ class BreakerBoard:
 
         rows = [
             {
-                "key": key_label(b.key), "integration": b.key[0], "target": b.key[1],
-                "state": b.state, "fail_counter": b.fail_counter, "opened_at": b.opened_at,
-                "reset_timeout": b.cb.reset_timeout, "seconds_until_probe": b.seconds_until_probe(),
+                "key": key_label(b.key),
+                "integration": b.key[0],
+                "target": b.key[1],
+                "state": b.state,
+                "fail_counter": b.fail_counter,
+                "opened_at": b.opened_at,
+                "reset_timeout": b.cb.reset_timeout,
+                "seconds_until_probe": b.seconds_until_probe(),
             }
             for b in self
         ]
         frame = pd.DataFrame(
-            rows, columns=["key", "integration", "target", "state", "fail_counter", "opened_at",
-                           "reset_timeout", "seconds_until_probe"],
+            rows,
+            columns=[
+                "key",
+                "integration",
+                "target",
+                "state",
+                "fail_counter",
+                "opened_at",
+                "reset_timeout",
+                "seconds_until_probe",
+            ],
         )
-        return frame.astype({
-            "key": "string", "integration": "string", "target": "string",
-            "state": pd.CategoricalDtype([CLOSED, OPEN, HALF_OPEN]), "fail_counter": "int64",
-            "opened_at": "datetime64[ns, UTC]", "reset_timeout": "float64",
-            "seconds_until_probe": "float64",
-        })
+        return frame.astype(
+            {
+                "key": "string",
+                "integration": "string",
+                "target": "string",
+                "state": pd.CategoricalDtype([CLOSED, OPEN, HALF_OPEN]),
+                "fail_counter": "int64",
+                "opened_at": "datetime64[ns, UTC]",
+                "reset_timeout": "float64",
+                "seconds_until_probe": "float64",
+            }
+        )
 
     def __repr__(self) -> str:
         if not self._breakers:

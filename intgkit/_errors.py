@@ -65,9 +65,7 @@ class UnknownIntegrationError(UsageError):
             difflib.get_close_matches(name, known, n=3, cutoff=0.6) if isinstance(name, str) else []
         )
         hint = f" Did you mean {' or '.join(map(repr, self.suggestions))}?" if self.suggestions else ""
-        super().__init__(
-            f"unknown integration {name!r}.{hint} Registered integrations: {list_names(known)}"
-        )
+        super().__init__(f"unknown integration {name!r}.{hint} Registered integrations: {list_names(known)}")
 
 
 class DuplicateIntegrationError(UsageError):

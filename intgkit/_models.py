@@ -133,9 +133,7 @@ class IntegrationResults(Sequence[IntegrationResult]):
             if not isinstance(r, IntegrationResult):
                 from ._errors import UsageError
 
-                raise UsageError(
-                    f"IntegrationResults holds IntegrationResult values, got {type(r).__name__}"
-                )
+                raise UsageError(f"IntegrationResults holds IntegrationResult values, got {type(r).__name__}")
         self._items = items
 
     @overload
@@ -200,9 +198,7 @@ class IntegrationResults(Sequence[IntegrationResult]):
 
         return frames.all_frames(self, flatten=flatten)
 
-    def to_csv(
-        self, directory: str | os.PathLike[str], *, neutralize_formulas: bool = True
-    ) -> Path:
+    def to_csv(self, directory: str | os.PathLike[str], *, neutralize_formulas: bool = True) -> Path:
         """Write summary.csv, one CSV per section and a manifest, atomically; see frames."""
         from . import frames
 
@@ -229,4 +225,3 @@ class IntegrationResults(Sequence[IntegrationResult]):
         from ._html import results_html
 
         return results_html(self._items, title="IntegrationResults")
-

@@ -50,9 +50,8 @@ class IntegrationRegistry:
         name: str = obj.name
         with self._lock:
             existing = self._items.get(name)
-            if existing is not None and existing is not obj:
-                if not _same_definition(existing, obj):
-                    raise DuplicateIntegrationError(name, existing, obj)
+            if existing is not None and existing is not obj and not _same_definition(existing, obj):
+                raise DuplicateIntegrationError(name, existing, obj)
             self._items[name] = obj
         return name
 
@@ -160,7 +159,9 @@ class IntegrationRegistry:
             except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, not fatal
                 self.load_errors[ep.name] = f"{type(exc).__name__}: {exc}"
                 logger().warning(
-                    "integration_plugin_failed", entry_point=ep.name, value=ep.value,
+                    "integration_plugin_failed",
+                    entry_point=ep.name,
+                    value=ep.value,
                     error=f"{type(exc).__name__}: {exc}",
                 )
         return count

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ._breakers import NORMAL, PROBE, REJECT, Breaker, BreakerBoard, Clock
+from ._breakers import REJECT, Breaker, BreakerBoard, Clock
 from ._errors import UsageError
 from ._integration import Integration, MalformedOutput, normalize_output, validate_timeout
 from ._log import logger
@@ -171,18 +171,27 @@ class IntegrationRunner:
             t = self.timeout
         bind = getattr(integ, "bind", None)
         invoke: Callable[[str | None], Any] = bind() if callable(bind) else integ.fetch
-        is_async = bool(getattr(integ, "is_async", False)) if callable(bind) else (
-            inspect.iscoroutinefunction(integ.fetch)
+        is_async = (
+            bool(getattr(integ, "is_async", False))
+            if callable(bind)
+            else (inspect.iscoroutinefunction(integ.fetch))
         )
         per_target = (
-            self.breaker_per_target if self.breaker_per_target is not None
+            self.breaker_per_target
+            if self.breaker_per_target is not None
             else bool(getattr(integ, "breaker_per_target", False))
         )
         configured = is_configured(integ)
         return _Spec(
-            name=integ.name, integration=integ, invoke=invoke, is_async=is_async, timeout=t,
-            configured=configured, missing=missing_settings(settings) if not configured else [],
-            secrets=secret_values(settings), per_target=per_target,
+            name=integ.name,
+            integration=integ,
+            invoke=invoke,
+            is_async=is_async,
+            timeout=t,
+            configured=configured,
+            missing=missing_settings(settings) if not configured else [],
+            secrets=secret_values(settings),
+            per_target=per_target,
         )
 
     # -- the doors -------------------------------------------------------------------------------
@@ -256,8 +265,12 @@ class IntegrationRunner:
 
         return run_sync(
             lambda: self.arun(
-                integrations, targets, timeout=timeout, max_concurrency=max_concurrency,
-                on_result=on_result, progress=progress,
+                integrations,
+                targets,
+                timeout=timeout,
+                max_concurrency=max_concurrency,
+                on_result=on_result,
+                progress=progress,
             ),
             nested=nested,
         )
@@ -333,7 +346,9 @@ class IntegrationRunner:
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
             log.info(
-                "run_" + outcome, calls=len(calls), duration_s=round(time.perf_counter() - started, 6),
+                "run_" + outcome,
+                calls=len(calls),
+                duration_s=round(time.perf_counter() - started, 6),
                 **{k: v for k, v in counts.items() if v},
             )
 
@@ -346,20 +361,37 @@ class IntegrationRunner:
         t0 = time.perf_counter()
         if not spec.configured:
             result = IntegrationResult(
-                spec.name, call.target, Status.NOT_CONFIGURED, error_type="NotConfigured",
-                error=f"not configured: missing settings {', '.join(spec.missing) or '(is_configured() is false)'}",
-                started_at=started_at, breaker_state=breaker.state,
+                spec.name,
+                call.target,
+                Status.NOT_CONFIGURED,
+                error_type="NotConfigured",
+                error="not configured: missing settings "
+                + (", ".join(spec.missing) or "(is_configured() is false)"),
+                started_at=started_at,
+                breaker_state=breaker.state,
             )
-            log.info("integration_result", integration=spec.name, target=call.target,
-                     status="not_configured", duration_s=0.0)
+            log.info(
+                "integration_result",
+                integration=spec.name,
+                target=call.target,
+                status="not_configured",
+                duration_s=0.0,
+            )
             return result
         admitted = breaker.admit(spec.timeout or 0.0)
         if admitted == REJECT:
-            return self._finish(call, log, Status.CIRCUIT_OPEN, started_at, t0, error_type="CircuitOpen",
-                                error=f"circuit breaker {breaker.cb.name!r} is open after "
-                                      f"{breaker.cb.fail_max} consecutive failures; the call was "
-                                      f"not made (a probe is allowed after reset_timeout="
-                                      f"{breaker.cb.reset_timeout:g} s)")
+            return self._finish(
+                call,
+                log,
+                Status.CIRCUIT_OPEN,
+                started_at,
+                t0,
+                error_type="CircuitOpen",
+                error=f"circuit breaker {breaker.cb.name!r} is open after "
+                f"{breaker.cb.fail_max} consecutive failures; the call was "
+                f"not made (a probe is allowed after reset_timeout="
+                f"{breaker.cb.reset_timeout:g} s)",
+            )
         timeout = spec.timeout
         cm = asyncio.timeout(timeout) if timeout is not None else None
         try:
@@ -372,9 +404,16 @@ class IntegrationRunner:
         except TimeoutError as exc:
             if cm is not None and cm.expired():
                 breaker.failure(admitted, exc)
-                return self._finish(call, log, Status.TIMEOUT, started_at, t0, error_type="TimeoutError",
-                                    error=f"timed out after {timeout:g} s (the call's time limit; "
-                                          f"pass a larger timeout= to allow longer)")
+                return self._finish(
+                    call,
+                    log,
+                    Status.TIMEOUT,
+                    started_at,
+                    t0,
+                    error_type="TimeoutError",
+                    error=f"timed out after {timeout:g} s (the call's time limit; "
+                    f"pass a larger timeout= to allow longer)",
+                )
             breaker.failure(admitted, exc)
             return self._error(call, log, exc, started_at, t0)
         except asyncio.CancelledError as exc:
@@ -395,8 +434,9 @@ class IntegrationRunner:
         return self._finish(call, log, Status.OK, started_at, t0, sections=out)
 
     @staticmethod
-    async def _invoke(spec: _Spec, target: str | None, loop: asyncio.AbstractEventLoop,
-                      pool: DaemonPool | None) -> Any:
+    async def _invoke(
+        spec: _Spec, target: str | None, loop: asyncio.AbstractEventLoop, pool: DaemonPool | None
+    ) -> Any:
         if spec.is_async:
             return await spec.invoke(target)
         assert pool is not None
@@ -405,29 +445,54 @@ class IntegrationRunner:
             value = await value
         return value
 
-    def _finish(self, call: _Call, log: Any, status: Status, started_at: datetime, t0: float, *,
-                sections: tuple[IntegrationSection, ...] = (), error_type: str | None = None,
-                error: str | None = None) -> IntegrationResult:
+    def _finish(
+        self,
+        call: _Call,
+        log: Any,
+        status: Status,
+        started_at: datetime,
+        t0: float,
+        *,
+        sections: tuple[IntegrationSection, ...] = (),
+        error_type: str | None = None,
+        error: str | None = None,
+    ) -> IntegrationResult:
         duration = time.perf_counter() - t0
         result = IntegrationResult(
-            call.spec.name, call.target, status, sections, error_type, error, started_at, duration,
+            call.spec.name,
+            call.target,
+            status,
+            sections,
+            error_type,
+            error,
+            started_at,
+            duration,
             call.breaker.state,
         )
-        log.info("integration_result", integration=call.spec.name, target=call.target,
-                 status=status.value, duration_s=round(duration, 6), error_type=error_type)
+        log.info(
+            "integration_result",
+            integration=call.spec.name,
+            target=call.target,
+            status=status.value,
+            duration_s=round(duration, 6),
+            error_type=error_type,
+        )
         return result
 
-    def _error(self, call: _Call, log: Any, exc: BaseException, started_at: datetime,
-               t0: float) -> IntegrationResult:
+    def _error(
+        self, call: _Call, log: Any, exc: BaseException, started_at: datetime, t0: float
+    ) -> IntegrationResult:
         kind = "MalformedResult" if isinstance(exc, MalformedOutput) else type(exc).__name__
         message = _describe_exception(exc)
         if isinstance(exc, MalformedOutput):
             message = f"integration {call.spec.name!r} {message}"
-        return self._finish(call, log, Status.ERROR, started_at, t0, error_type=kind,
-                            error=redact(message, call.spec.secrets))
+        return self._finish(
+            call, log, Status.ERROR, started_at, t0, error_type=kind, error=redact(message, call.spec.secrets)
+        )
 
-    def _passthrough(self, call: _Call, log: Any, out: IntegrationResult, admitted: int,
-                     started_at: datetime, t0: float) -> IntegrationResult:
+    def _passthrough(
+        self, call: _Call, log: Any, out: IntegrationResult, admitted: int, started_at: datetime, t0: float
+    ) -> IntegrationResult:
         """An integration returned a full result: keep its status, count it on the breaker."""
         if out.status in (Status.ERROR, Status.TIMEOUT):
             call.breaker.failure(admitted, RuntimeError(out.error or out.status.value))
@@ -438,12 +503,15 @@ class IntegrationRunner:
         secrets = call.spec.secrets
         sections = _redact_sections(out.sections, secrets) if secrets else out.sections
         error = redact(out.error, secrets) if out.error else out.error
-        return self._finish(call, log, out.status, started_at, t0, sections=sections,
-                            error_type=out.error_type, error=error)
+        return self._finish(
+            call, log, out.status, started_at, t0, sections=sections, error_type=out.error_type, error=error
+        )
 
     def __repr__(self) -> str:
-        return (f"IntegrationRunner(timeout={self.timeout}, fail_max={self.breakers.fail_max}, "
-                f"reset_timeout={self.breakers.reset_timeout:g}, max_concurrency={self.max_concurrency})")
+        return (
+            f"IntegrationRunner(timeout={self.timeout}, fail_max={self.breakers.fail_max}, "
+            f"reset_timeout={self.breakers.reset_timeout:g}, max_concurrency={self.max_concurrency})"
+        )
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -482,7 +550,9 @@ def _validate_targets(targets: object) -> list[str | None]:
         seen.add(t)
         out.append(t)
     if not out:
-        raise UsageError("targets is empty; pass at least one target, or None for integrations that take none")
+        raise UsageError(
+            "targets is empty; pass at least one target, or None for integrations that take none"
+        )
     return out
 
 
@@ -495,14 +565,15 @@ def _describe_exception(exc: BaseException) -> str:
     return text if len(text) <= MAX_ERROR_LEN else text[: MAX_ERROR_LEN - 1] + "…"
 
 
-def _redact_sections(sections: tuple[IntegrationSection, ...], secrets: list[str]) -> tuple[IntegrationSection, ...]:
+def _redact_sections(
+    sections: tuple[IntegrationSection, ...], secrets: list[str]
+) -> tuple[IntegrationSection, ...]:
     """Replace secret values inside string cells (only runs when an integration has secrets)."""
     out = []
     for s in sections:
         if isinstance(s.rows, tuple):
             rows = tuple(
-                {k: redact(v, secrets) if isinstance(v, str) else v for k, v in row.items()}
-                for row in s.rows
+                {k: redact(v, secrets) if isinstance(v, str) else v for k, v in row.items()} for row in s.rows
             )
             out.append(IntegrationSection(s.name, rows, s.summary))
         else:
@@ -516,9 +587,14 @@ def _redact_sections(sections: tuple[IntegrationSection, ...], secrets: list[str
 
 def _cancelled(call: _Call) -> IntegrationResult:
     return IntegrationResult(
-        call.spec.name, call.target, Status.ERROR, error_type="CancelledError",
+        call.spec.name,
+        call.target,
+        Status.ERROR,
+        error_type="CancelledError",
         error="cancelled: the run was cancelled before this call finished",
-        started_at=None, duration_s=math.nan, breaker_state=call.breaker.state,
+        started_at=None,
+        duration_s=math.nan,
+        breaker_state=call.breaker.state,
     )
 
 
@@ -539,5 +615,8 @@ def _safe_callback(cb: Callable[[IntegrationResult], Any], result: IntegrationRe
     try:
         cb(result)
     except Exception as exc:  # noqa: BLE001 - a callback must never lose a result
-        logger().warning("on_result_failed", callback=getattr(cb, "__name__", type(cb).__name__),
-                         error=f"{type(exc).__name__}: {_describe_exception(exc)}")
+        logger().warning(
+            "on_result_failed",
+            callback=getattr(cb, "__name__", type(cb).__name__),
+            error=f"{type(exc).__name__}: {_describe_exception(exc)}",
+        )

@@ -14,6 +14,7 @@ fork that ipykernel 7 itself depends on, applied to the running loop only when a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
 from collections.abc import Callable, Coroutine
@@ -68,10 +69,8 @@ def _run_in_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         ready.wait()
         loop, task = box.get("loop"), box.get("task")
         if loop is not None and task is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop closed in between: the run ended
                 loop.call_soon_threadsafe(task.cancel)
-            except RuntimeError:  # the loop closed in between: the run has ended anyway
-                pass
         thread.join(CANCEL_GRACE_S)
         raise
     if "error" in box:

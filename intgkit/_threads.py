@@ -41,9 +41,7 @@ class DaemonPool(Executor):
                 raise RuntimeError("cannot submit to a pool that was shut down")
             self._queue.put((fut, fn, args))
             if not self._idle.acquire(blocking=False) and len(self._threads) < self._max:
-                t = threading.Thread(
-                    target=self._work, name=f"{self._name}-{next(_counter)}", daemon=True
-                )
+                t = threading.Thread(target=self._work, name=f"{self._name}-{next(_counter)}", daemon=True)
                 self._threads.append(t)
                 t.start()
         return fut

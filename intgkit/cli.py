@@ -37,21 +37,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p_run = sub.add_parser("run", help="run integrations over targets")
     p_run.add_argument("names", nargs="*", metavar="NAME", help="integrations to run (default: all)")
-    p_run.add_argument("-t", "--target", action="append", default=[], dest="targets",
-                       help="a target (host name, URL, id); repeat for more")
+    p_run.add_argument(
+        "-t",
+        "--target",
+        action="append",
+        default=[],
+        dest="targets",
+        help="a target (host name, URL, id); repeat for more",
+    )
     p_run.add_argument("--targets-file", type=Path, help="a file with one target per line (# comments)")
-    p_run.add_argument("--timeout", type=_timeout, default=DEFAULT_TIMEOUT,
-                       help=f"seconds per call, or 'none' (default {DEFAULT_TIMEOUT:g})")
+    p_run.add_argument(
+        "--timeout",
+        type=_timeout,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per call, or 'none' (default {DEFAULT_TIMEOUT:g})",
+    )
     p_run.add_argument("--max-concurrency", type=_positive_int, default=32)
     p_run.add_argument("--csv", type=Path, metavar="DIR", help="also export every table as CSV into DIR")
-    p_run.add_argument("--format", choices=["table", "csv", "json"], default="table",
-                       help="how to print the results on stdout")
+    p_run.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="how to print the results on stdout",
+    )
     p_run.add_argument("--section", help="print this section's rows instead of the summary")
     p_run.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
 
     p_demo = sub.add_parser("demo", help="audit a local test site, TLS and DNS server, fully offline")
-    p_demo.add_argument("--csv", type=Path, metavar="DIR", default=Path("intgkit-demo"),
-                        help="where to write the CSV export (default: ./intgkit-demo)")
+    p_demo.add_argument(
+        "--csv",
+        type=Path,
+        metavar="DIR",
+        default=Path("intgkit-demo"),
+        help="where to write the CSV export (default: ./intgkit-demo)",
+    )
     p_demo.add_argument("--format", choices=["table", "json"], default="table")
     return parser
 
@@ -78,8 +97,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def main(argv: Sequence[str] | None = None, *, registry: IntegrationRegistry | None = None,
-         stdout: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    registry: IntegrationRegistry | None = None,
+    stdout: TextIO | None = None,
+) -> int:
     """Run the command; returns the exit code (the console script exits with it)."""
     out = stdout or sys.stdout
     parser = build_parser()
@@ -105,11 +128,15 @@ def _list(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO) -> in
     rows = []
     for integ in reg:
         settings = as_settings(integ.settings)
-        rows.append({
-            "name": integ.name, "title": integ.title, "configured": is_configured(integ),
-            "missing_settings": missing_settings(settings),
-            "settings": [s.name for s in settings],
-        })
+        rows.append(
+            {
+                "name": integ.name,
+                "title": integ.title,
+                "configured": is_configured(integ),
+                "missing_settings": missing_settings(settings),
+                "settings": [s.name for s in settings],
+            }
+        )
     if args.format == "json":
         json.dump(rows, out, indent=2)
         out.write("\n")
@@ -121,8 +148,10 @@ def _list(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO) -> in
     out.write(f"{'name':<{widths[0]}}  {'title':<{widths[1]}}  configured  missing settings\n")
     for r in rows:
         missing = ", ".join(r["missing_settings"]) or "-"
-        out.write(f"{r['name']:<{widths[0]}}  {r['title']:<{widths[1]}}  "
-                  f"{'yes' if r['configured'] else 'no':<10}  {missing}\n")
+        out.write(
+            f"{r['name']:<{widths[0]}}  {r['title']:<{widths[1]}}  "
+            f"{'yes' if r['configured'] else 'no':<10}  {missing}\n"
+        )
     for name, error in sorted(reg.load_errors.items()):
         print(f"intgkit: plugin {name!r} failed to load: {error}", file=sys.stderr)
     return EXIT_OK
@@ -187,17 +216,22 @@ def print_results(results: IntegrationResults, fmt: str, out: TextIO, *, section
         return
     import pandas as pd
 
-    with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
-                           "display.max_colwidth", 80):
+    with pd.option_context(
+        "display.max_rows", 500, "display.max_columns", 50, "display.width", 200, "display.max_colwidth", 80
+    ):
         out.write(frame.to_string(index=False) + "\n")
 
 
 def _result_json(r: Any) -> dict[str, Any]:
     return {
-        "integration": r.integration, "target": r.target, "status": r.status.value,
-        "error_type": r.error_type, "error": r.error,
+        "integration": r.integration,
+        "target": r.target,
+        "status": r.status.value,
+        "error_type": r.error_type,
+        "error": r.error,
         "started_at": r.started_at.isoformat() if r.started_at else None,
-        "duration_s": r.duration_s, "breaker_state": r.breaker_state,
+        "duration_s": r.duration_s,
+        "breaker_state": r.breaker_state,
         "sections": {
             s.name: (s.rows.to_dict("records") if hasattr(s.rows, "to_dict") else [dict(x) for x in s.rows])
             for s in r.sections

@@ -30,7 +30,9 @@ def clock() -> Clock:
     return Clock()
 
 
-def failing(registry: intgkit.IntegrationRegistry, calls: list[str], name: str = "flaky", **kw: object) -> None:
+def failing(
+    registry: intgkit.IntegrationRegistry, calls: list[str], name: str = "flaky", **kw: object
+) -> None:
     async def flaky(target):  # type: ignore[no-untyped-def]
         calls.append(target)
         raise ConnectionError("down")
@@ -79,7 +81,9 @@ def test_success_resets_the_counter(registry: intgkit.IntegrationRegistry) -> No
     assert runner.breakers["mixed"].fail_counter == 0
 
 
-def test_half_open_lets_exactly_one_probe_through(registry: intgkit.IntegrationRegistry, clock: Clock) -> None:
+def test_half_open_lets_exactly_one_probe_through(
+    registry: intgkit.IntegrationRegistry, clock: Clock
+) -> None:
     """After reset_timeout, concurrent calls: ONE probe reaches the integration, a success closes."""
     healthy = False
     calls: list[str] = []
@@ -152,7 +156,9 @@ def test_cancelled_probe_releases_the_permit(registry: intgkit.IntegrationRegist
     assert runner.breakers["svc"].state == "closed"
 
 
-def test_cancellation_never_counts_as_failure_even_at_the_tripping_call(registry: intgkit.IntegrationRegistry) -> None:
+def test_cancellation_never_counts_as_failure_even_at_the_tripping_call(
+    registry: intgkit.IntegrationRegistry,
+) -> None:
     """Cancelling a run whose call would be the fail_max-th does not trip the breaker."""
     calls: list[str] = []
 
@@ -192,7 +198,10 @@ def test_per_target_breakers(registry: intgkit.IntegrationRegistry) -> None:
     assert [r.status for r in results] == [Status.CIRCUIT_OPEN, Status.OK]
     frame = runner.breakers.to_frame()
     assert set(frame["key"]) == {"host@dead", "host@alive"}
-    assert dict(zip(frame["key"], frame["state"], strict=True)) == {"host@dead": "open", "host@alive": "closed"}
+    assert dict(zip(frame["key"], frame["state"], strict=True)) == {
+        "host@dead": "open",
+        "host@alive": "closed",
+    }
 
 
 def test_breaker_table_and_reset(registry: intgkit.IntegrationRegistry) -> None:
@@ -203,8 +212,16 @@ def test_breaker_table_and_reset(registry: intgkit.IntegrationRegistry) -> None:
     runner = intgkit.IntegrationRunner(registry, fail_max=1)
     runner.run(["one", "two"], targets=["t"])
     frame = runner.breakers.to_frame()
-    assert list(frame.columns) == ["key", "integration", "target", "state", "fail_counter", "opened_at",
-                                   "reset_timeout", "seconds_until_probe"]
+    assert list(frame.columns) == [
+        "key",
+        "integration",
+        "target",
+        "state",
+        "fail_counter",
+        "opened_at",
+        "reset_timeout",
+        "seconds_until_probe",
+    ]
     assert list(frame["state"]) == ["open", "open"]
     assert str(frame["opened_at"].dtype) == "datetime64[ns, UTC]"
     assert (frame["seconds_until_probe"] > 50).all()
@@ -217,7 +234,9 @@ def test_breaker_table_and_reset(registry: intgkit.IntegrationRegistry) -> None:
     assert " open " not in repr(runner.breakers) and "closed" in runner.breakers._repr_html_()
 
 
-def test_state_changes_are_logged(registry: intgkit.IntegrationRegistry, logs: list[dict[str, object]], clock: Clock) -> None:
+def test_state_changes_are_logged(
+    registry: intgkit.IntegrationRegistry, logs: list[dict[str, object]], clock: Clock
+) -> None:
     """Every state change is a structlog event."""
     calls: list[str] = []
     failing(registry, calls)
@@ -229,7 +248,9 @@ def test_state_changes_are_logged(registry: intgkit.IntegrationRegistry, logs: l
     assert changes == [("closed", "open"), ("open", "half-open"), ("half-open", "open")]
 
 
-def test_a_raising_listener_never_breaks_a_call(registry: intgkit.IntegrationRegistry, logs: list[dict[str, object]]) -> None:
+def test_a_raising_listener_never_breaks_a_call(
+    registry: intgkit.IntegrationRegistry, logs: list[dict[str, object]]
+) -> None:
     """A pybreaker listener that raises is logged; the call's result is unaffected."""
 
     class Bad(pybreaker.CircuitBreakerListener):

@@ -59,7 +59,7 @@ def test_duplicate_names_are_refused_with_both_named(registry: intgkit.Integrati
     async def first(target):  # type: ignore[no-untyped-def]
         return {}
 
-    with pytest.raises(intgkit.DuplicateIntegrationError, match="first.*second") as info:
+    with pytest.raises(intgkit.DuplicateIntegrationError, match=r"first.*second") as info:
 
         @intgkit.integration(name="dup", registry=registry)
         async def second(target):  # type: ignore[no-untyped-def]
@@ -93,7 +93,9 @@ def test_rerunning_a_notebook_cell_redefines(registry: intgkit.IntegrationRegist
         (type("S2", (Thing,), {"settings": (3,)})(), "Setting objects"),
     ],
 )
-def test_incomplete_objects_are_refused(registry: intgkit.IntegrationRegistry, obj: object, needle: str) -> None:
+def test_incomplete_objects_are_refused(
+    registry: intgkit.IntegrationRegistry, obj: object, needle: str
+) -> None:
     """Objects that do not satisfy the protocol are refused with what is missing."""
     with pytest.raises(intgkit.UsageError, match=needle):
         registry.register(obj)
@@ -107,9 +109,9 @@ def test_unknown_name_suggests(registry: intgkit.IntegrationRegistry) -> None:
     assert info.value.suggestions == ["thing"]
 
 
-def test_configured_filters_and_warns_about_partial(registry: intgkit.IntegrationRegistry,
-                                                    monkeypatch: pytest.MonkeyPatch,
-                                                    logs: list[dict[str, object]]) -> None:
+def test_configured_filters_and_warns_about_partial(
+    registry: intgkit.IntegrationRegistry, monkeypatch: pytest.MonkeyPatch, logs: list[dict[str, object]]
+) -> None:
     """configured() keeps configured ones; a partly configured one warns naming only missing names."""
     monkeypatch.setenv("PART_USER", "alice-the-user")
     monkeypatch.delenv("PART_PASSWORD", raising=False)
@@ -130,9 +132,9 @@ def test_configured_filters_and_warns_about_partial(registry: intgkit.Integratio
     assert registry.missing("part") == ["PART_PASSWORD"]
 
 
-def test_partial_warning_prints_to_stderr_without_values(registry: intgkit.IntegrationRegistry,
-                                                         monkeypatch: pytest.MonkeyPatch,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_partial_warning_prints_to_stderr_without_values(
+    registry: intgkit.IntegrationRegistry, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """With structlog unconfigured, the warning goes to stderr and names no value."""
     monkeypatch.setenv("P2_USER", "bob-value-123")
 
@@ -145,7 +147,9 @@ def test_partial_warning_prints_to_stderr_without_values(registry: intgkit.Integ
     assert out == "" and "P2_KEY" in err and "bob-value-123" not in err
 
 
-def test_settings_view_hides_values(monkeypatch: pytest.MonkeyPatch, registry: intgkit.IntegrationRegistry) -> None:
+def test_settings_view_hides_values(
+    monkeypatch: pytest.MonkeyPatch, registry: intgkit.IntegrationRegistry
+) -> None:
     """The settings mapping passed to a function is read-only and its repr shows no values."""
     monkeypatch.setenv("VIEW_TOKEN", "value-that-is-secret")
     seen: dict[str, object] = {}
@@ -232,6 +236,11 @@ def test_default_registry_autoloads_plugins_in_a_fresh_process(tmp_path: Path) -
     """In a fresh interpreter the default registry lists a plugin without any explicit call."""
     _install_plugin(tmp_path)
     code = "import intgkit; print(sorted(intgkit.default_registry().names()))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
     assert "'acme'" in out.stdout and "'acme_other'" in out.stdout

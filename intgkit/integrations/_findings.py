@@ -12,7 +12,15 @@ from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 FINDING_COLUMNS = (
-    "integration", "target", "check", "result_id", "passed", "severity", "observed", "expected", "detail",
+    "integration",
+    "target",
+    "check",
+    "result_id",
+    "passed",
+    "severity",
+    "observed",
+    "expected",
+    "detail",
 )
 
 
