@@ -225,8 +225,8 @@ def test_entry_point_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     _install_plugin(tmp_path, broken=True)
     monkeypatch.syspath_prepend(str(tmp_path))
     reg = intgkit.IntegrationRegistry()
-    assert reg.load_entrypoints() == 2
-    assert {"acme", "acme_other"} <= set(reg.names())
+    count = reg.load_entrypoints()  # the built-in integrations arrive the same way
+    assert {"acme", "acme_other"} <= set(reg.names()) and count == len(reg.names())
     assert "broken" in reg.load_errors and "does_not_exist" in reg.load_errors["broken"]
     results = intgkit.IntegrationRunner(reg).run(["acme"], targets=["x"])
     assert results[0].ok
