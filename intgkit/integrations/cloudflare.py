@@ -97,7 +97,7 @@ MAX_ATTEMPTS = 6  # per request, 429s included
 RETRY_MARGIN = 0.5  # seconds the retried request itself needs before the deadline
 
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
-_AUTH_CODES = frozenset({9103, 9106, 9109, 10000})  # bad/missing credentials, per Cloudflare's codes
+_AUTH_CODES = frozenset({9103, 9106, 10000})  # unknown key, missing credentials, authentication error
 _ORIGIN_TYPES = ("A", "AAAA", "CNAME")
 
 T = TypeVar("T")
@@ -158,6 +158,7 @@ class Cloudflare:
         timeout: the time budget of one fetch in seconds, which the runner also applies.
         max_retry_wait: the longest Retry-After (seconds) worth waiting for.
         concurrency: requests in flight at once.
+        zones_per_page: page size for listing zones (the API allows 5..50).
     """
 
     name = NAME
@@ -180,6 +181,7 @@ class Cloudflare:
         timeout: float | None = 60.0,
         max_retry_wait: float = 30.0,
         concurrency: int = 8,
+        zones_per_page: int = ZONES_PER_PAGE,
     ) -> None:
         self._token = token
         self._api_base = api_base
@@ -189,6 +191,9 @@ class Cloudflare:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
         self.concurrency = concurrency
+        if not 5 <= zones_per_page <= ZONES_PER_PAGE:
+            raise ValueError(f"zones_per_page must be 5..{ZONES_PER_PAGE}, got {zones_per_page!r}")
+        self.zones_per_page = zones_per_page
 
     def __repr__(self) -> str:
         token = "***" if self._token else "from CLOUDFLARE_API_TOKEN"
@@ -226,7 +231,7 @@ class Cloudflare:
                 concurrency=self.concurrency,
             )
             params = {"name": zone_name} if zone_name else {}
-            zones = await api.paginate("/zones", params, ZONES_PER_PAGE)
+            zones = await api.paginate("/zones", params, self.zones_per_page)
             if zone_name is not None:
                 zones = [z for z in zones if str(z.get("name", "")).lower() == zone_name]
                 if not zones:
@@ -235,9 +240,8 @@ class Cloudflare:
                         f"found none); give the zone apex (e.g. example.com) and check the token's "
                         f"Zone Read permission"
                     )
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(_read_zone(api, z)) for z in zones]
-        return report([t.result() for t in tasks])
+            data = await _all([_read_zone(api, z) for z in zones])
+        return report(data)
 
 
 # -- inputs ------------------------------------------------------------------------------------
@@ -468,6 +472,29 @@ def _origin(base: str) -> str:
 # -- reading one zone --------------------------------------------------------------------------
 
 
+async def _all(aws: list[Awaitable[Any]]) -> list[Any]:
+    """Await all concurrently; on the first failure cancel the rest and raise that failure itself.
+
+    A TaskGroup would raise an ExceptionGroup, whose message says nothing useful in a result.
+    """
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(_await(aw)) for aw in aws]
+    except BaseExceptionGroup as group:
+        raise _first(group) from None
+    return [t.result() for t in tasks]
+
+
+async def _await(aw: Awaitable[T]) -> T:
+    return await aw
+
+
+def _first(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
 async def _optional(aw: Awaitable[T]) -> T | _Unavailable:
     """A zone detail, or why it could not be read; token and rate-limit failures propagate."""
     try:
@@ -506,17 +533,17 @@ async def _read_zone(api: _Api, zone: dict[str, Any]) -> _ZoneData:
     if not isinstance(zid, str) or not _ID.match(zid):
         raise CloudflareAPIError("GET /zones", 200, "GET /zones: a zone id is not an identifier")
     base = f"/zones/{zid}"
-    async with asyncio.TaskGroup() as tg:
-        settings = {s: tg.create_task(_optional(_result(api, f"{base}/settings/{s}"))) for s in SETTING_IDS}
-        records = tg.create_task(_optional(api.paginate(f"{base}/dns_records", {}, RECORDS_PER_PAGE)))
-        dnssec = tg.create_task(_optional(_result(api, f"{base}/dnssec")))
-        rules = {p: tg.create_task(_optional(_entrypoint(api, zid, p))) for p in WAF_PHASES}
+    settings = _all([_optional(_result(api, f"{base}/settings/{s}")) for s in SETTING_IDS])
+    records = _optional(api.paginate(f"{base}/dns_records", {}, RECORDS_PER_PAGE))
+    dnssec = _optional(_result(api, f"{base}/dnssec"))
+    rules = _all([_optional(_entrypoint(api, zid, p)) for p in WAF_PHASES])
+    s, r, d, w = await _all([settings, records, dnssec, rules])
     return _ZoneData(
         zone=zone,
-        settings={k: t.result() for k, t in settings.items()},
-        records=records.result(),
-        dnssec=dnssec.result(),
-        rules={k: t.result() for k, t in rules.items()},
+        settings=dict(zip(SETTING_IDS, s, strict=True)),
+        records=r,
+        dnssec=d,
+        rules=dict(zip(WAF_PHASES, w, strict=True)),
     )
 
 
