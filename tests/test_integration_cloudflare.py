@@ -119,6 +119,15 @@ async def test_all_zones_over_three_pages(cf: FakeCloudflare) -> None:
     assert len(out["settings"]) == 45 * 8
 
 
+async def test_listing_stops_at_total_pages(cf: FakeCloudflare) -> None:
+    """40 zones at 20 per page take exactly 2 requests: total_pages ends the loop, not an empty page."""
+    for i in range(40):
+        cf.add_zone(f"z{i:02d}.test")
+    out = await client(cf, zones_per_page=20).fetch(None)
+    assert [q.query["page"] for q in cf.requests if q.path == "/client/v4/zones"] == ["1", "2"]
+    assert len(out["zones"]) == 40
+
+
 async def test_default_page_size_is_the_maximum(cf: FakeCloudflare) -> None:
     """By default zones are listed 50 per page, so 45 zones take one request."""
     for i in range(45):
