@@ -152,10 +152,12 @@ class Cloudflare:
     """Audit Cloudflare zone settings, DNSSEC, WAF rules and DNS origin exposure.
 
     Args:
-        token: the API token (default: ``CLOUDFLARE_API_TOKEN``); never shown by repr.
+        token: the API token (default: ``CLOUDFLARE_API_TOKEN``); never shown by repr, and
+            dropped when the object is pickled or copied (the copy reads the environment).
         api_base: the API base URL (default: ``CLOUDFLARE_API_BASE``, then Cloudflare's).
         ca_bundle: PEM trust roots (default: ``INTGKIT_CA_BUNDLE``, then the system's).
-        timeout: the time budget of one fetch in seconds, which the runner also applies.
+        timeout: the time budget of one fetch in seconds (rate-limit waits must fit in it);
+            the runner applies it too, unless a run passes its own ``timeout=``.
         max_retry_wait: the longest Retry-After (seconds) worth waiting for.
         concurrency: requests in flight at once.
         zones_per_page: page size for listing zones (the API allows 5..50).

@@ -41,13 +41,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["FakeCloudflare", "FakeRecord", "FakeZone", "SeenRequest", "secure_settings"]
+__all__ = ["CloudflareRequest", "FakeCloudflare", "FakeRecord", "FakeZone", "secure_zone_settings"]
 
 PREFIX = "/client/v4"
 _STAMP = "2024-01-01T00:00:00.000000Z"
 
 
-def secure_settings() -> dict[str, Any]:
+def secure_zone_settings() -> dict[str, Any]:
     """Setting values for which every check of the ``cloudflare`` integration passes."""
     return {
         "ssl": "strict",
@@ -108,7 +108,7 @@ class FakeZone:
     status: str = "active"
     paused: bool = False
     plan: str = "Free Website"
-    settings: dict[str, Any] = field(default_factory=secure_settings)
+    settings: dict[str, Any] = field(default_factory=secure_zone_settings)
     records: list[FakeRecord] = field(default_factory=list)
     dnssec: str = "active"
     rulesets: dict[str, list[dict[str, Any]]] = field(default_factory=_default_rulesets)
@@ -133,7 +133,7 @@ class FakeZone:
 
 
 @dataclass(frozen=True, slots=True)
-class SeenRequest:
+class CloudflareRequest:
     """One request the fake API received (never the token, only whether it matched)."""
 
     method: str
@@ -168,7 +168,7 @@ class FakeCloudflare:
         self.tls = tls
         self.host = host
         self.zones: list[FakeZone] = []
-        self.requests: list[SeenRequest] = []
+        self.requests: list[CloudflareRequest] = []
         self._limit_left = 0
         self._retry_after: str | None = "1"
         self._failures: dict[str, tuple[int, int, str]] = {}
@@ -193,13 +193,13 @@ class FakeCloudflare:
         """Add a zone: secure defaults, with ``settings`` overriding some of them.
 
         Args:
-            settings: setting id -> value, merged over :func:`secure_settings`.
+            settings: setting id -> value, merged over :func:`secure_zone_settings`.
             records: its DNS records.
             dnssec: its DNSSEC status.
             rulesets: phase -> rules; None gives one enabled custom firewall rule.
             drop_settings: setting ids the zone does not have (they answer 404).
         """
-        values = secure_settings()
+        values = secure_zone_settings()
         values.update(settings or {})
         for sid in drop_settings:
             values.pop(sid, None)
@@ -322,7 +322,7 @@ class FakeCloudflare:
         else:
             response = self._route(request)
         self.requests.append(
-            SeenRequest(
+            CloudflareRequest(
                 method=request.method,
                 path=request.path,
                 query=dict(request.query),
