@@ -599,3 +599,12 @@ async def test_token_refused_mid_run_fails_the_call(cf: FakeCloudflare) -> None:
         str(info.value)
         == f"GET /zones/{z.id}/dnssec: HTTP 403, Cloudflare errors: [10000] Authentication error"
     )
+
+
+async def test_endless_rate_limit_gives_up_after_bounded_attempts(cf: FakeCloudflare) -> None:
+    """Retry-After 0 forever is not retried forever: six attempts, then 'rate limited'."""
+    cf.add_zone("example.com")
+    cf.rate_limit(100, retry_after=0)
+    with pytest.raises(CloudflareRateLimited, match=r"rate limited .*still limited after 6 attempts"):
+        await client(cf).fetch("example.com")
+    assert [q.status for q in cf.requests] == [429] * 6

@@ -339,8 +339,9 @@ class _Api:
                 ) from None
             if status == 429:
                 delay = _seconds(retry_after)
+                wait = 1.0 if delay is None else delay  # Cloudflare sends it; if not, a polite second
                 now = loop.time()
-                why = self._no_retry_reason(delay, now, attempt)
+                why = self._no_retry_reason(wait, now, attempt)
                 if why:
                     raise CloudflareRateLimited(
                         endpoint,
@@ -353,10 +354,10 @@ class _Api:
                     "cloudflare_rate_limited",
                     integration=NAME,
                     endpoint=endpoint,
-                    retry_after_s=delay,
+                    retry_after_s=wait,
                     attempt=attempt,
                 )
-                self._not_before = max(self._not_before, now + (delay or 1.0))
+                self._not_before = max(self._not_before, now + wait)
                 continue
             if 300 <= status < 400:
                 raise CloudflareAPIError(
@@ -376,10 +377,9 @@ class _Api:
             return envelope
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
-    def _no_retry_reason(self, delay: float | None, now: float, attempt: int) -> str:
+    def _no_retry_reason(self, wait: float, now: float, attempt: int) -> str:
         if attempt >= MAX_ATTEMPTS:
             return f"still limited after {MAX_ATTEMPTS} attempts"
-        wait = 1.0 if delay is None else delay
         if wait > self._max_retry_wait:
             return f"the wait exceeds max_retry_wait={self._max_retry_wait:g} s"
         if self._deadline is not None and now + wait + RETRY_MARGIN > self._deadline:
