@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import heapq
 import inspect
 import math
 import time
@@ -312,7 +313,8 @@ class IntegrationRunner:
     async def _drive(
         self, calls: Sequence[_Call], sink: Callable[[_Call, IntegrationResult], Any], limit: int
     ) -> None:
-        log = logger()
+        # Bound once per run: the lazy proxy structlog hands out re-binds on every event.
+        log = logger().bind()
         started = time.perf_counter()
         log.info("run_started", calls=len(calls), max_concurrency=limit)
         pool: DaemonPool | None = None
@@ -321,13 +323,14 @@ class IntegrationRunner:
 
             pool = DaemonPool(min(limit, len(calls)))
         loop = asyncio.get_running_loop()
+        deadlines = _Deadlines(loop)
         iterator = iter(calls)
-        counts = {s.value: 0 for s in Status}
+        counts = dict.fromkeys(Status, 0)
 
         async def worker() -> None:
             for call in iterator:
-                result = await self._call(call, loop, pool, log)
-                counts[result.status.value] += 1
+                result = await self._call(call, loop, pool, log, deadlines)
+                counts[result.status] += 1
                 sink(call, result)
 
         workers = [loop.create_task(worker()) for _ in range(min(limit, len(calls)))]
@@ -343,17 +346,23 @@ class IntegrationRunner:
                 await asyncio.wait(workers)
             raise
         finally:
+            deadlines.close()
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
             log.info(
                 "run_" + outcome,
                 calls=len(calls),
                 duration_s=round(time.perf_counter() - started, 6),
-                **{k: v for k, v in counts.items() if v},
+                **{k.value: v for k, v in counts.items() if v},
             )
 
     async def _call(
-        self, call: _Call, loop: asyncio.AbstractEventLoop, pool: DaemonPool | None, log: Any
+        self,
+        call: _Call,
+        loop: asyncio.AbstractEventLoop,
+        pool: DaemonPool | None,
+        log: Any,
+        deadlines: _Deadlines,
     ) -> IntegrationResult:
         spec = call.spec
         breaker = call.breaker
@@ -378,52 +387,45 @@ class IntegrationRunner:
                 duration_s=0.0,
             )
             return result
-        admitted = breaker.admit(spec.timeout or 0.0)
-        if admitted == REJECT:
-            return self._finish(
-                call,
-                log,
-                Status.CIRCUIT_OPEN,
-                started_at,
-                t0,
-                error_type="CircuitOpen",
-                error=f"circuit breaker {breaker.cb.name!r} is open after "
-                f"{breaker.cb.fail_max} consecutive failures; the call was "
-                f"not made (a probe is allowed after reset_timeout="
-                f"{breaker.cb.reset_timeout:g} s)",
-            )
         timeout = spec.timeout
-        cm = asyncio.timeout(timeout) if timeout is not None else None
+        admitted = breaker.admit(timeout or 0.0)
+        if admitted == REJECT:
+            return self._rejected(call, log, started_at, t0)
+        # The call's time limit, with asyncio.timeout()'s semantics but no timer of its own (see
+        # _Deadlines): the deadline cancels this task, and a cancellation that was ours alone
+        # (no new cancel request from the caller) becomes a timeout result.
+        task = asyncio.current_task()
+        assert task is not None  # a worker task of _drive
+        entry: list[Any] | None = None
+        if timeout is not None:
+            cancelling = task.cancelling()
+            entry = deadlines.arm(task, timeout)
         try:
-            if cm is None:
-                value = await self._invoke(spec, call.target, loop, pool)
-            else:
-                async with cm:
-                    value = await self._invoke(spec, call.target, loop, pool)
-            out = normalize_output(value)
-        except TimeoutError as exc:
-            if cm is not None and cm.expired():
-                breaker.failure(admitted, exc)
-                return self._finish(
-                    call,
-                    log,
-                    Status.TIMEOUT,
-                    started_at,
-                    t0,
-                    error_type="TimeoutError",
-                    error=f"timed out after {timeout:g} s (the call's time limit; "
-                    f"pass a larger timeout= to allow longer)",
-                )
-            breaker.failure(admitted, exc)
-            return self._error(call, log, exc, started_at, t0)
+            value = await self._invoke(spec, call.target, loop, pool)
         except asyncio.CancelledError as exc:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
+            if entry is not None and deadlines.disarm(entry) and task.uncancel() <= cancelling:
+                return self._timed_out(call, log, admitted, started_at, t0, timeout)
+            if task.cancelling():
                 breaker.ignore(admitted)  # the caller cancelled the run: neither success nor failure
                 raise
             breaker.failure(admitted, exc)
             return self._error(call, log, exc, started_at, t0)
         except Exception as exc:  # noqa: BLE001 - every failure of an integration becomes a result
+            if entry is not None and deadlines.disarm(entry):
+                task.uncancel()  # cancelled at its deadline, it ended with an error of its own
+                if isinstance(exc, TimeoutError):
+                    return self._timed_out(call, log, admitted, started_at, t0, timeout)
+            breaker.failure(admitted, exc)
+            return self._error(call, log, exc, started_at, t0)
+        except BaseException:
+            if entry is not None and deadlines.disarm(entry):
+                task.uncancel()
+            raise
+        if entry is not None and deadlines.disarm(entry):
+            task.uncancel()  # cancelled at its deadline, it swallowed that and returned: keep the value
+        try:
+            out = normalize_output(value)
+        except Exception as exc:  # noqa: BLE001 - a malformed output is an error result
             breaker.failure(admitted, exc)
             return self._error(call, log, exc, started_at, t0)
         if isinstance(out, IntegrationResult):
@@ -432,6 +434,34 @@ class IntegrationRunner:
         if spec.secrets:
             out = _redact_sections(out, spec.secrets)
         return self._finish(call, log, Status.OK, started_at, t0, sections=out)
+
+    def _rejected(self, call: _Call, log: Any, started_at: datetime, t0: float) -> IntegrationResult:
+        cb = call.breaker.cb
+        return self._finish(
+            call,
+            log,
+            Status.CIRCUIT_OPEN,
+            started_at,
+            t0,
+            error_type="CircuitOpen",
+            error=f"circuit breaker {cb.name!r} is open after {cb.fail_max} consecutive failures; "
+            f"the call was not made (a probe is allowed after reset_timeout={cb.reset_timeout:g} s)",
+        )
+
+    def _timed_out(
+        self,
+        call: _Call,
+        log: Any,
+        admitted: int,
+        started_at: datetime,
+        t0: float,
+        timeout: float | None,
+    ) -> IntegrationResult:
+        error = (
+            f"timed out after {timeout:g} s (the call's time limit; pass a larger timeout= to allow longer)"
+        )
+        call.breaker.failure(admitted, TimeoutError(error))
+        return self._finish(call, log, Status.TIMEOUT, started_at, t0, error_type="TimeoutError", error=error)
 
     @staticmethod
     async def _invoke(
@@ -512,6 +542,91 @@ class IntegrationRunner:
             f"IntegrationRunner(timeout={self.timeout}, fail_max={self.breakers.fail_max}, "
             f"reset_timeout={self.breakers.reset_timeout:g}, max_concurrency={self.max_concurrency})"
         )
+
+
+class _Deadlines:
+    """Every call's time limit in one run, kept by one timer instead of one per call.
+
+    ``asyncio.timeout()`` schedules and cancels a TimerHandle per call, a third of the
+    runner's own per-call cost on short calls. Here each call pushes its entry,
+    ``[deadline, seq, task]``, on a heap, and a single TimerHandle waits for the earliest
+    deadline. When it fires, every call past its deadline has its task cancelled and its
+    entry marked expired (task set to None, ``_EXPIRED`` appended), exactly what
+    asyncio.timeout does; the call then tells its own timeout apart from a cancellation by
+    the caller with ``task.uncancel()``, as asyncio.timeout's ``__aexit__`` does.
+
+    A finished call only clears its entry's task; cleared entries leave the heap when they
+    reach its top, or all at once when they outnumber the live ones, so the heap stays as
+    small as the calls in flight. Per-integration timeouts differ: the heap orders them all.
+    """
+
+    __slots__ = ("_due", "_handle", "_heap", "_live", "_loop", "_seq")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._heap: list[list[Any]] = []
+        self._seq = 0
+        self._live = 0
+        self._handle: asyncio.TimerHandle | None = None
+        self._due = math.inf
+
+    def arm(self, task: asyncio.Task[Any], timeout: float) -> list[Any]:
+        """Start the clock of the current call of ``task``; returns its entry for disarm()."""
+        when = self._loop.time() + timeout
+        self._seq += 1
+        entry = [when, self._seq, task]
+        heap = self._heap
+        while heap and heap[0][2] is None:  # calls that finished: keep the heap small
+            heapq.heappop(heap)
+        if len(heap) > 64 and len(heap) > 2 * self._live:
+            heap[:] = [e for e in heap if e[2] is not None]
+            heapq.heapify(heap)
+        heapq.heappush(heap, entry)
+        self._live += 1
+        if when < self._due:
+            self._schedule(when)
+        return entry
+
+    def disarm(self, entry: list[Any]) -> bool:
+        """End the clock of a call; True when its deadline had passed and its task was cancelled."""
+        if entry[2] is None:
+            return len(entry) > 3  # expired (marked by _fire), or disarmed twice
+        entry[2] = None
+        self._live -= 1
+        return False
+
+    def _schedule(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._due = when
+        self._handle = self._loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        # asyncio runs a timer up to one clock resolution early: what was due is due.
+        now = max(self._loop.time(), self._due)
+        self._handle = None
+        self._due = math.inf
+        heap = self._heap
+        while heap and (heap[0][2] is None or heap[0][0] <= now):
+            entry = heapq.heappop(heap)
+            task = entry[2]
+            if task is not None:
+                entry[2] = None
+                entry.append(_EXPIRED)
+                self._live -= 1
+                task.cancel()
+        if heap:
+            self._schedule(heap[0][0])
+
+    def close(self) -> None:
+        """Stop the timer (the run is over; every call has disarmed)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._heap.clear()
+
+
+_EXPIRED = "expired"
 
 
 # -- helpers -------------------------------------------------------------------------------------
