@@ -273,6 +273,7 @@ async def _handshake(
         raise _ConnectFailed(f"no TCP connection within {timeout:g} s") from None
     except OSError as exc:
         raise _ConnectFailed(exc.strerror or str(exc) or type(exc).__name__) from None
+    secured = False
     try:
         try:
             # wait_for, not only ssl_handshake_timeout: that one surfaces as a reset connection,
@@ -292,6 +293,7 @@ async def _handshake(
             return _Handshake("timeout", error=f"no TLS handshake within {timeout:g} s")
         except (ssl.SSLError, OSError, EOFError) as exc:
             return _Handshake("tls", error=_clip(_describe(exc)))
+        secured = True
         sslobj = writer.get_extra_info("ssl_object")
         cipher = sslobj.cipher() if sslobj is not None else None
         return _Handshake(
@@ -302,13 +304,16 @@ async def _handshake(
             der=sslobj.getpeercert(binary_form=True) if sslobj is not None else None,
         )
     finally:
-        writer.close()
-        try:
-            await asyncio.wait_for(writer.wait_closed(), 1)
-        except TimeoutError:
+        if secured:  # close_notify, briefly awaited
+            writer.close()
+            try:
+                await asyncio.wait_for(writer.wait_closed(), 1)
+            except TimeoutError:
+                writer.transport.abort()
+            except (OSError, EOFError):  # a reset on close
+                pass
+        else:  # a failed start_tls closed the socket without telling the stream: nothing to await
             writer.transport.abort()
-        except (OSError, EOFError):  # the handshake error again, or a reset on close
-            pass
 
 
 def _describe(exc: BaseException) -> str:

@@ -113,8 +113,8 @@ class TlsServer:
 
     @property
     def port(self) -> int:
-        """The ephemeral port it listens on (after start)."""
-        if self._server is None:
+        """The ephemeral port it listens on (after start; still readable after stop)."""
+        if not self._port:
             raise RuntimeError("TlsServer is not started")
         return self._port
 
