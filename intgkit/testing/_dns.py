@@ -153,7 +153,11 @@ class DnsZoneServer(_ServerBase):
             raise OSError(f"no port on {self.host} is free for both UDP and TCP")
         self.port = port
         for server in self._servers:
-            server.start_thread()
+            # a short poll interval makes stop() quick (socketserver's default is 0.5 s)
+            server.thread = threading.Thread(
+                target=server.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+            )
+            server.thread.start()
         return self
 
     def stop(self) -> None:

@@ -1,0 +1,601 @@
+"""The dns_email integration against real DNS and HTTPS servers on 127.0.0.1.
+
+Expected results are worked out by hand from the rules in the module docstring (checkdmarc,
+RFC 7208/9989/8461/8460/8659 and the severities of the security-check notes).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+import intgkit
+from intgkit.integrations.dns_email import (
+    DnsEmail,
+    DnsTimeoutError,
+    mx_pattern_matches,
+    organizational_domain,
+    parse_nameserver,
+)
+from intgkit.testing._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer
+
+GOOD = """
+$ORIGIN good.test.
+$TTL 300
+@           SOA   ns1 hostmaster 1 3600 600 86400 300
+@           TXT   "v=spf1 ip4:192.0.2.0/24 include:_spf.good.test mx -all"
+@           TXT   "google-site-verification=abc"
+@           MX    10 mx1.good.test.
+@           MX    20 mx2.good.test.
+mx1         A     192.0.2.10
+mx2         A     192.0.2.11
+_spf        TXT   "v=spf1 a:relay.good.test ~all"
+relay       A     192.0.2.20
+_dmarc      TXT   "v=DMARC1; p=reject; rua=mailto:dmarc@good.test"
+_mta-sts    TXT   "v=STSv1; id=20240101T000000"
+_smtp._tls  TXT   "v=TLSRPTv1; rua=mailto:tls@good.test"
+@           CAA   0 issue "letsencrypt.org"
+@           CAA   0 iodef "mailto:security@good.test"
+"""
+GOOD_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.good.test\r\nmax_age: 604800\r\n"
+
+
+async def scan(
+    zone: str,
+    target: str,
+    *,
+    ad: bool = False,
+    servfail: bool | list[str] = False,
+    policies: dict[str, str] | None = None,
+    policy_status: int = 200,
+) -> dict[str, list[dict[str, Any]]]:
+    """Serve the zone and the MTA-STS policies locally and run one fetch against them.
+
+    The policy host of ``target`` always points at the local server (404 without a policy),
+    so no test ever asks the system resolver.
+    """
+    with DnsZoneServer(zone, ad=ad, servfail=servfail) as dns:
+        async with MtaStsPolicyServer(policies or {}, status=policy_status) as web:
+            obj = DnsEmail(
+                nameserver=dns.nameserver,
+                ca_bundle=web.ca_bundle,
+                resolve=web.resolve_for(target, *(policies or {})),
+                lifetime=2,
+            )
+            return await obj.fetch(target)
+
+
+def checks(sections: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Findings by check name (each check appears once)."""
+    rows = sections["findings"]
+    out = {row["check"]: row for row in rows}
+    assert len(out) == len(rows), f"a check appears twice: {[r['check'] for r in rows]}"
+    return out
+
+
+def ids(sections: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
+    """result_id by check name."""
+    return {check: row["result_id"] for check, row in checks(sections).items()}
+
+
+def spf_zone(domain: str, *records: str, extra: str = "") -> str:
+    """A zone whose apex has the given TXT records, a DMARC record and the extra lines."""
+    txt = "\n".join(f'@ TXT "{r}"' for r in records)
+    return (
+        f'$ORIGIN {domain}.\n$TTL 60\n{txt}\n_dmarc TXT "v=DMARC1; p=reject; rua=mailto:d@{domain}"\n{extra}'
+    )
+
+
+# -- a well-configured domain --------------------------------------------------------------
+
+
+async def test_good_domain_passes_every_check() -> None:
+    """A domain with SPF -all, DMARC reject, enforced MTA-STS, TLS-RPT, CAA and AD passes all."""
+    out = await scan(GOOD, "good.test", ad=True, policies={"good.test": GOOD_POLICY})
+    assert ids(out) == {
+        "spf_record": "spf-valid",
+        "spf_lookups": "spf-lookups-ok",
+        "spf_void_lookups": "spf-void-lookups-ok",
+        "spf_loops": "spf-no-loop",
+        "spf_all": "spf-all-fail",
+        "spf_ptr": "spf-no-ptr",
+        "dmarc_record": "dmarc-valid",
+        "dmarc_policy": "dmarc-policy-reject",
+        "dmarc_rua": "dmarc-rua-present",
+        "mta_sts": "mta-sts-enforce",
+        "mta_sts_mx": "mta-sts-mx-covered",
+        "tls_rpt": "tls-rpt-present",
+        "caa": "caa-present",
+        "dnssec": "dnssec-validated",
+    }
+    assert all(r["passed"] and r["severity"] == "info" for r in out["findings"])
+    found = checks(out)
+    # include:_spf (1) + mx (1) + a:relay inside _spf (1); ip4 and all query nothing
+    assert found["spf_lookups"]["observed"] == "3"
+    assert found["spf_void_lookups"]["observed"] == "0"
+    assert found["spf_record"]["observed"] == "v=spf1 ip4:192.0.2.0/24 include:_spf.good.test mx -all"
+    assert found["mta_sts_mx"]["observed"] == '["mx1.good.test", "mx2.good.test"]'
+    assert found["caa"]["observed"] == '["issue letsencrypt.org", "iodef mailto:security@good.test"]'
+    assert {r["integration"] for r in out["findings"]} == {"dns_email"}
+    assert {r["target"] for r in out["findings"]} == {"good.test"}
+
+
+async def test_good_domain_facts() -> None:
+    """The facts sections hold the SPF tree, the DMARC tags, the MTA-STS policy and the queries."""
+    out = await scan(GOOD, "good.test", ad=True, policies={"good.test": GOOD_POLICY})
+    assert [(r["name_queried"], r["via"], r["depth"], r["all"]) for r in out["spf"]] == [
+        ("good.test", "", 0, "-all"),
+        ("_spf.good.test", "include", 1, "~all"),
+    ]
+    (dmarc,) = out["dmarc"]
+    assert (dmarc["p"], dmarc["sp"], dmarc["location"], dmarc["rua"]) == (
+        "reject", "reject", "domain", "mailto:dmarc@good.test",
+    )  # fmt: skip
+    (sts,) = out["mta_sts"]
+    assert (sts["id"], sts["mode"], sts["max_age"], sts["http_status"]) == (
+        "20240101T000000",
+        "enforce",
+        604800,
+        200,
+    )
+    txt = [r for r in out["dns_records"] if r["name_queried"] == "good.test" and r["record_type"] == "TXT"]
+    assert sorted(r["raw_record"] for r in txt) == [
+        "google-site-verification=abc",
+        "v=spf1 ip4:192.0.2.0/24 include:_spf.good.test mx -all",
+    ]
+    assert all(r["status"] == "NOERROR" for r in txt)
+    queried = {(r["name_queried"], r["record_type"]) for r in out["dns_records"]}
+    assert ("relay.good.test", "A") in queried and ("_smtp._tls.good.test", "TXT") in queried
+
+
+# -- SPF --------------------------------------------------------------------------------------
+
+
+async def test_spf_nested_includes_over_ten_lookups() -> None:
+    """Lookups are counted through nested includes: 2 + 4 + 3 + 2 = 11 is over the limit of 10."""
+    zone = spf_zone(
+        "chain.test",
+        "v=spf1 include:a.chain.test include:b.chain.test -all",  # 2
+        extra="""
+@     A   192.0.2.1
+@     MX  10 mx.chain.test.
+mx    A   192.0.2.2
+x     A   127.0.0.2
+a     TXT "v=spf1 a:chain.test mx:chain.test exists:x.chain.test include:c.chain.test ~all"
+c     TXT "v=spf1 a:h1.chain.test a:h2.chain.test a:h3.chain.test -all"
+b     TXT "v=spf1 mx:chain.test ptr -all"
+h1    A   192.0.2.11
+h2    A   192.0.2.12
+h3    A   192.0.2.13
+""",
+    )
+    out = await scan(zone, "chain.test")
+    found = checks(out)
+    assert found["spf_lookups"]["result_id"] == "spf-too-many-lookups"
+    assert found["spf_lookups"]["observed"] == "11"
+    assert (found["spf_lookups"]["passed"], found["spf_lookups"]["severity"]) == (False, "high")
+    assert found["spf_void_lookups"]["observed"] == "0"
+    assert found["spf_ptr"]["result_id"] == "spf-ptr-used"
+    assert found["spf_ptr"]["severity"] == "low"
+    assert found["spf_record"]["result_id"] == "spf-valid"
+    assert [r["name_queried"] for r in out["spf"]] == [
+        "chain.test",
+        "a.chain.test",
+        "c.chain.test",
+        "b.chain.test",
+    ]
+
+
+async def test_spf_ten_lookups_is_still_fine() -> None:
+    """Exactly ten DNS-querying terms pass: the limit is inclusive."""
+    terms = " ".join(f"a:h{i}.ten.test" for i in range(10))
+    hosts = "\n".join(f"h{i} A 192.0.2.{i + 1}" for i in range(10))
+    out = await scan(spf_zone("ten.test", f"v=spf1 {terms} -all", extra=hosts), "ten.test")
+    assert checks(out)["spf_lookups"]["result_id"] == "spf-lookups-ok"
+    assert checks(out)["spf_lookups"]["observed"] == "10"
+
+
+async def test_spf_more_than_two_void_lookups() -> None:
+    """Three a: terms naming hosts without addresses are three void lookups: PermError."""
+    zone = spf_zone(
+        "void.test",
+        "v=spf1 a:n1.void.test a:n2.void.test a:empty.void.test a:ok.void.test -all",
+        extra='ok A 192.0.2.1\nempty TXT "no addresses here"',
+    )
+    found = checks(await scan(zone, "void.test"))
+    assert found["spf_void_lookups"]["result_id"] == "spf-too-many-void-lookups"
+    assert found["spf_void_lookups"]["observed"] == "3"
+    assert found["spf_void_lookups"]["severity"] == "high"
+    assert found["spf_lookups"]["observed"] == "4"
+    assert found["spf_lookups"]["passed"] is True
+
+
+async def test_two_void_lookups_pass() -> None:
+    """Two void lookups are allowed."""
+    zone = spf_zone("void2.test", "v=spf1 a:n1.void2.test a:n2.void2.test -all")
+    found = checks(await scan(zone, "void2.test"))
+    assert (found["spf_void_lookups"]["result_id"], found["spf_void_lookups"]["observed"]) == (
+        "spf-void-lookups-ok", "2",
+    )  # fmt: skip
+
+
+async def test_two_spf_records() -> None:
+    """Two v=spf1 records are a PermError, reported once (the other SPF checks do not apply)."""
+    zone = spf_zone("two.test", "v=spf1 -all", "v=spf1 include:x.two.test ~all")
+    out = await scan(zone, "two.test")
+    found = checks(out)
+    assert found["spf_record"]["result_id"] == "spf-multiple-records"
+    assert (found["spf_record"]["passed"], found["spf_record"]["severity"]) == (False, "high")
+    assert not {"spf_lookups", "spf_all", "spf_void_lookups"} & set(found)
+    assert found["dmarc_policy"]["result_id"] == "dmarc-policy-reject"  # the rest still reports
+
+
+async def test_spf_missing_and_lookalike() -> None:
+    """No record (a v=spf10 lookalike is discarded, RFC 7208 §4.5) is spf-not-found, medium."""
+    found = checks(await scan(spf_zone("none.test", "v=spf10 -all"), "none.test"))
+    assert (found["spf_record"]["result_id"], found["spf_record"]["severity"]) == ("spf-not-found", "medium")
+
+
+@pytest.mark.parametrize(
+    ("record", "result_id", "passed", "severity"),
+    [
+        ("v=spf1 +all", "spf-all-pass", False, "high"),
+        ("v=spf1 all", "spf-all-pass", False, "high"),
+        ("v=spf1 ip4:192.0.2.1 ?all", "spf-all-neutral", False, "medium"),
+        ("v=spf1 ip4:192.0.2.1", "spf-all-missing", False, "medium"),
+        ("v=spf1 ip4:192.0.2.1 ~all", "spf-all-softfail", True, "info"),
+        ("v=spf1 ip4:192.0.2.1 -all", "spf-all-fail", True, "info"),
+    ],
+)
+async def test_spf_all_qualifier(record: str, result_id: str, passed: bool, severity: str) -> None:
+    """The all qualifier maps to severities: +all high, ?all/none medium, ~all info, -all pass."""
+    row = checks(await scan(spf_zone("all.test", record), "all.test"))["spf_all"]
+    assert (row["result_id"], row["passed"], row["severity"]) == (result_id, passed, severity)
+
+
+async def test_spf_redirect_supplies_all_and_counts() -> None:
+    """With no all, redirect= decides the result and its record's lookups count too."""
+    zone = spf_zone(
+        "redir.test", "v=spf1 mx redirect=_spf.redir.test",
+        extra='@ MX 10 mx.redir.test.\n_spf TXT "v=spf1 a:mx.redir.test ?all"\nmx A 192.0.2.5',
+    )  # fmt: skip
+    found = checks(await scan(zone, "redir.test"))
+    assert found["spf_all"]["result_id"] == "spf-all-neutral"
+    assert found["spf_lookups"]["observed"] == "3"  # mx, redirect, a
+
+
+async def test_spf_include_loop() -> None:
+    """An include that comes back to an earlier domain is reported as a loop."""
+    zone = spf_zone(
+        "loop.test", "v=spf1 include:a.loop.test -all",
+        extra='a TXT "v=spf1 include:loop.test -all"',
+    )  # fmt: skip
+    row = checks(await scan(zone, "loop.test"))["spf_loops"]
+    assert (row["result_id"], row["severity"]) == ("spf-loop", "high")
+    assert row["observed"] == '["loop.test -> a.loop.test -> loop.test"]'
+
+
+async def test_spf_include_without_record_and_syntax_error() -> None:
+    """An include target without SPF is a PermError (and void); a bad term is a syntax error."""
+    zone = spf_zone("inc.test", "v=spf1 include:nospf.inc.test -all", extra='nospf TXT "hello"')
+    row = checks(await scan(zone, "inc.test"))["spf_record"]
+    assert (row["result_id"], row["severity"]) == ("spf-include-invalid", "high")
+    assert row["observed"] == '["include:nospf.inc.test has no SPF record"]'
+    bad = checks(await scan(spf_zone("bad.test", "v=spf1 ip4:300.1.1.1 -all"), "bad.test"))["spf_record"]
+    assert (bad["result_id"], bad["severity"]) == ("spf-syntax-error", "high")
+
+
+# -- DMARC ------------------------------------------------------------------------------------
+
+
+def dmarc_zone(record: str | None, domain: str = "dm.test") -> str:
+    dmarc = f'_dmarc TXT "{record}"' if record is not None else ""
+    return f'$ORIGIN {domain}.\n$TTL 60\n@ TXT "v=spf1 -all"\n{dmarc}\n'
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        (
+            "v=DMARC1; p=reject; rua=mailto:d@dm.test",
+            {
+                "dmarc_record": "dmarc-valid",
+                "dmarc_policy": "dmarc-policy-reject",
+                "dmarc_rua": "dmarc-rua-present",
+            },
+        ),
+        (
+            "v=DMARC1; p=none; rua=mailto:d@dm.test",
+            {
+                "dmarc_record": "dmarc-valid",
+                "dmarc_policy": "dmarc-policy-none",
+                "dmarc_rua": "dmarc-rua-present",
+            },
+        ),
+        (
+            "v=DMARC1; p=quarantine",
+            {
+                "dmarc_record": "dmarc-valid",
+                "dmarc_policy": "dmarc-policy-quarantine",
+                "dmarc_rua": "dmarc-rua-missing",
+            },
+        ),
+        (
+            "v=DMARC1; rua=mailto:d@dm.test",
+            {
+                "dmarc_record": "dmarc-valid",
+                "dmarc_policy": "dmarc-policy-missing",
+                "dmarc_rua": "dmarc-rua-present",
+            },
+        ),
+        ("v=DMARC1; p=reject; p=none", {"dmarc_record": "dmarc-invalid"}),
+        ("v=DMARC1; p=block", {"dmarc_record": "dmarc-invalid"}),
+        (None, {"dmarc_record": "dmarc-not-found"}),
+    ],
+)
+async def test_dmarc_variants(record: str | None, expected: dict[str, str]) -> None:
+    """DMARC record and policy findings for reject, none, quarantine, missing p/rua, errors, none."""
+    got = {k: v for k, v in ids(await scan(dmarc_zone(record), "dm.test")).items() if k.startswith("dmarc")}
+    assert got == expected
+
+
+async def test_dmarc_severities() -> None:
+    """p=none is medium, quarantine low, a missing rua low, a duplicate tag high."""
+    none = checks(await scan(dmarc_zone("v=DMARC1; p=none"), "dm.test"))
+    assert (none["dmarc_policy"]["severity"], none["dmarc_rua"]["severity"]) == ("medium", "low")
+    assert none["dmarc_policy"]["observed"] == "p=none"
+    quarantine = checks(await scan(dmarc_zone("v=DMARC1; p=quarantine; rua=mailto:a@dm.test"), "dm.test"))
+    assert quarantine["dmarc_policy"]["severity"] == "low"
+    dup = checks(await scan(dmarc_zone("v=DMARC1; p=reject; rua=mailto:a@x; rua=mailto:b@x"), "dm.test"))
+    assert (dup["dmarc_record"]["severity"], dup["dmarc_record"]["observed"]) == (
+        "high",
+        '["duplicate rua tag"]',
+    )
+
+
+async def test_dmarc_falls_back_to_organizational_domain() -> None:
+    """A subdomain without _dmarc uses the organisational domain's record and its sp tag."""
+    zone = """
+$ORIGIN org.test.
+$TTL 60
+@       TXT "v=spf1 -all"
+_dmarc  TXT "v=DMARC1; p=reject; sp=quarantine; rua=mailto:d@org.test"
+mail    TXT "v=spf1 -all"
+"""
+    out = await scan(zone, "mail.org.test")
+    found = checks(out)
+    assert found["dmarc_record"]["result_id"] == "dmarc-valid"
+    assert found["dmarc_policy"]["result_id"] == "dmarc-policy-quarantine"
+    assert found["dmarc_policy"]["observed"] == "sp=quarantine"
+    assert out["dmarc"][0]["name_queried"] == "_dmarc.org.test"
+    assert out["dmarc"][0]["location"] == "organizational domain"
+    statuses = [(r["name_queried"], r["status"]) for r in out["dns_records"] if r["purpose"] == "dmarc"]
+    assert statuses == [("_dmarc.mail.org.test", "NXDOMAIN"), ("_dmarc.org.test", "NOERROR")]
+
+
+# -- MTA-STS and TLS-RPT ------------------------------------------------------------------------
+
+
+async def test_mta_sts_policy_not_covering_mx() -> None:
+    """MX hosts outside the policy's mx patterns are a medium mismatch; the others are covered."""
+    policy = "version: STSv1\nmode: enforce\nmx: mx1.good.test\nmx: *.backup.good.test\nmax_age: 86400\n"
+    zone = GOOD + "@ MX 30 a.backup.good.test.\n@ MX 40 a.b.backup.good.test.\n"
+    found = checks(await scan(zone, "good.test", policies={"good.test": policy}))
+    row = found["mta_sts_mx"]
+    # *.backup.good.test matches one label only: a.backup yes, a.b.backup no
+    assert row["observed"] == '["mx2.good.test", "a.b.backup.good.test"]'
+    assert (row["result_id"], row["passed"], row["severity"]) == ("mta-sts-mx-mismatch", False, "medium")
+    assert found["mta_sts"]["result_id"] == "mta-sts-enforce"
+
+
+async def test_mta_sts_testing_mode_and_unavailable_policy() -> None:
+    """mode: testing is low; a policy host answering 404 is a medium 'unavailable'."""
+    testing = GOOD_POLICY.replace("enforce", "testing")
+    found = checks(await scan(GOOD, "good.test", policies={"good.test": testing}))
+    assert (found["mta_sts"]["result_id"], found["mta_sts"]["severity"]) == ("mta-sts-mode-testing", "low")
+    assert found["mta_sts_mx"]["result_id"] == "mta-sts-mx-covered"
+    out = await scan(GOOD, "good.test", policies={"good.test": GOOD_POLICY}, policy_status=404)
+    row = checks(out)["mta_sts"]
+    assert (row["result_id"], row["severity"]) == ("mta-sts-policy-unavailable", "medium")
+    assert row["observed"] == "HTTP 404 from https://mta-sts.good.test/.well-known/mta-sts.txt"
+    assert "mta_sts_mx" not in checks(out)
+
+
+async def test_mta_sts_untrusted_certificate() -> None:
+    """A policy host whose certificate is not trusted is 'unavailable' (no CA bundle given)."""
+    with DnsZoneServer(GOOD) as dns:
+        async with MtaStsPolicyServer({"good.test": GOOD_POLICY}) as web:
+            obj = DnsEmail(nameserver=dns.nameserver, resolve=web.resolve_for("good.test"), lifetime=2)
+            row = checks(await obj.fetch("good.test"))["mta_sts"]
+    assert row["result_id"] == "mta-sts-policy-unavailable"
+    assert "certificate" in row["observed"].lower()
+
+
+async def test_mta_sts_and_tls_rpt_absent() -> None:
+    """Without _mta-sts and _smtp._tls records both checks are informational 'not found'."""
+    found = checks(await scan(dmarc_zone("v=DMARC1; p=reject; rua=mailto:d@dm.test"), "dm.test"))
+    assert (found["mta_sts"]["result_id"], found["mta_sts"]["severity"]) == ("mta-sts-not-found", "info")
+    assert (found["tls_rpt"]["result_id"], found["tls_rpt"]["severity"]) == ("tls-rpt-not-found", "info")
+    assert found["mta_sts"]["passed"] is False
+    assert "mta_sts_mx" not in found
+
+
+async def test_tls_rpt_invalid_uri() -> None:
+    """A TLS-RPT rua that is neither mailto: nor https: is low 'invalid'."""
+    zone = dmarc_zone("v=DMARC1; p=reject") + '_smtp._tls TXT "v=TLSRPTv1; rua=http://x.dm.test/r"\n'
+    row = checks(await scan(zone, "dm.test"))["tls_rpt"]
+    assert (row["result_id"], row["severity"]) == ("tls-rpt-invalid", "low")
+
+
+# -- CAA and DNSSEC -------------------------------------------------------------------------------
+
+
+async def test_caa_found_on_parent() -> None:
+    """CAA climbs from www.caa.test to caa.test (RFC 8659) and reports where it was found."""
+    zone = dmarc_zone("v=DMARC1; p=reject", "caa.test") + (
+        '@ CAA 0 issue "ca.example"\n@ CAA 0 issuewild ";"\nwww TXT "v=spf1 -all"\n'
+    )
+    out = await scan(zone, "www.caa.test")
+    row = checks(out)["caa"]
+    assert (row["result_id"], row["passed"]) == ("caa-present", True)
+    assert row["observed"] == '["issue ca.example", "issuewild ;"]'
+    assert "inherited from caa.test" in row["detail"]
+    assert {(r["name_queried"], r["tag"]) for r in out["caa"]} == {
+        ("caa.test", "issue"),
+        ("caa.test", "issuewild"),
+    }
+
+
+async def test_caa_absent_is_low_and_dnssec_off_is_low() -> None:
+    """No CAA anywhere up the tree is low; an answer without AD is dnssec-not-validated, low."""
+    found = checks(await scan(dmarc_zone("v=DMARC1; p=reject"), "dm.test", ad=False))
+    assert (found["caa"]["result_id"], found["caa"]["severity"]) == ("caa-not-found", "low")
+    assert (found["dnssec"]["result_id"], found["dnssec"]["severity"]) == ("dnssec-not-validated", "low")
+    assert found["dnssec"]["observed"] == "AD=0"
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+async def test_nxdomain_domain() -> None:
+    """A domain that does not exist gives one 'domain' finding and nothing else."""
+    out = await scan(GOOD, "missing.test")
+    assert ids(out) == {"domain": "domain-nxdomain"}
+    assert out["dns_records"][0]["status"] == "NXDOMAIN"
+
+
+async def test_silent_server_raises_clear_timeout() -> None:
+    """A nameserver that never answers makes fetch raise DnsTimeoutError naming it."""
+    with SilentDnsServer() as silent:
+        obj = DnsEmail(nameserver=silent.nameserver, lifetime=0.3)
+        with pytest.raises(DnsTimeoutError) as info:
+            await obj.fetch("good.test")
+    assert str(info.value).startswith(f"DNS server {silent.nameserver} did not answer within 0.3 s")
+
+
+async def test_servfail_on_some_names_marks_those_checks_unknown() -> None:
+    """SERVFAIL for _dmarc and CAA names makes only those checks unknown; the rest report."""
+    out = await scan(GOOD, "good.test", servfail=["_dmarc.good.test", "good.test.", "test"], ad=True)
+    found = checks(out)
+    # the apex SERVFAILs too, so SPF and DNSSEC (read from the apex TXT answer) are unknown
+    assert found["dmarc_record"]["result_id"] == "dmarc-unknown"
+    assert found["dmarc_record"]["observed"] == "SERVFAIL"
+    assert found["spf_record"]["result_id"] == "spf-unknown"
+    assert found["dnssec"]["result_id"] == "dnssec-unknown"
+    assert found["caa"]["result_id"] == "caa-unknown"
+    assert found["tls_rpt"]["result_id"] == "tls-rpt-present"
+    assert all(
+        not r["passed"] and r["severity"] == "info"
+        for r in out["findings"]
+        if r["result_id"].endswith("-unknown")
+    )
+
+
+async def test_servfail_everywhere() -> None:
+    """A server answering SERVFAIL to everything yields only unknown findings, no exception."""
+    out = await scan(GOOD, "good.test", servfail=True)
+    assert {r["result_id"] for r in out["findings"]} == {
+        "spf-unknown", "dmarc-unknown", "mta-sts-unknown", "tls-rpt-unknown", "caa-unknown", "dnssec-unknown",
+    }  # fmt: skip
+
+
+async def test_bad_targets_and_settings() -> None:
+    """An IP target or a nameserver that is not an IP address is a clear ValueError."""
+    with pytest.raises(ValueError, match="needs a domain name"):
+        await DnsEmail(nameserver="127.0.0.1:1").fetch("192.0.2.1")
+    with pytest.raises(ValueError, match="must be an IP address"):
+        await DnsEmail(nameserver="dns.example:53").fetch("good.test")
+
+
+async def test_nameserver_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """INTGKIT_DNS_NAMESERVER is read at fetch time when no override is given."""
+    with DnsZoneServer(GOOD) as dns:
+        async with MtaStsPolicyServer({"good.test": GOOD_POLICY}) as web:
+            monkeypatch.setenv("INTGKIT_DNS_NAMESERVER", dns.nameserver)
+            monkeypatch.setenv("INTGKIT_CA_BUNDLE", web.ca_bundle)
+            monkeypatch.setenv("INTGKIT_RESOLVE", web.resolve_for("good.test"))
+            out = await DnsEmail(lifetime=2).fetch("good.test")
+    assert checks(out)["spf_record"]["result_id"] == "spf-valid"
+    assert checks(out)["mta_sts"]["result_id"] == "mta-sts-enforce"
+
+
+# -- through the runner -------------------------------------------------------------------------
+
+
+async def test_through_the_runner() -> None:
+    """The runner gives one ok result per domain, an error result for a silent server's domain."""
+    zone = GOOD + '\n$ORIGIN dm.test.\n@ TXT "v=spf1 +all"\n'
+    with DnsZoneServer(zone) as dns:
+        async with MtaStsPolicyServer({"good.test": GOOD_POLICY}) as web:
+            obj = DnsEmail(
+                nameserver=dns.nameserver,
+                ca_bundle=web.ca_bundle,
+                resolve=web.resolve_for("good.test"),
+                lifetime=2,
+            )
+            reg = intgkit.IntegrationRegistry(None)
+            reg.register(obj)
+            runner = intgkit.IntegrationRunner(reg, timeout=5)
+            results = await runner.arun([obj.name], targets=["good.test", "dm.test"])
+    assert [(r.target, r.status.value) for r in results] == [("good.test", "ok"), ("dm.test", "ok")]
+    if hasattr(results, "to_frame"):
+        try:
+            frame = results.to_frame("findings")
+        except (ImportError, NotImplementedError, AttributeError):  # frames not assembled yet
+            frame = None
+        if frame is not None:
+            plus = frame[(frame["target"] == "dm.test") & (frame["check"] == "spf_all")]
+            assert list(plus["result_id"]) == ["spf-all-pass"]
+            assert list(plus["severity"]) == ["high"]
+    sections = {r.target: {s.name: s for s in r.sections} for r in results}
+    rows = list(sections["dm.test"]["findings"].rows)
+    assert [r["result_id"] for r in rows if r["check"] == "spf_all"] == ["spf-all-pass"]
+
+    with SilentDnsServer() as silent:
+        quiet = DnsEmail(nameserver=silent.nameserver, lifetime=0.2)
+        reg2 = intgkit.IntegrationRegistry(None)
+        reg2.register(quiet)
+        (res,) = await intgkit.IntegrationRunner(reg2, timeout=5).arun([quiet.name], targets=["good.test"])
+    assert res.status.value == "error"
+    assert res.error_type == "DnsTimeoutError"
+    assert f"DNS server {silent.nameserver} did not answer within 0.2 s" in (res.error or "")
+
+
+# -- pure helpers and packaging -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "host", "match"),
+    [
+        ("mx1.example.com", "MX1.example.com.", True),
+        ("*.example.com", "mx1.example.com", True),
+        ("*.example.com", "a.b.example.com", False),
+        ("*.example.com", "example.com", False),
+        ("mx1.example.com", "mx2.example.com", False),
+    ],
+)
+def test_mx_pattern_matches(pattern: str, host: str, match: bool) -> None:
+    """RFC 8461 §4.1: exact names, and a wildcard for exactly one leftmost label."""
+    assert mx_pattern_matches(pattern, host) is match
+
+
+def test_parse_nameserver_and_org_domain() -> None:
+    """address[:port] parsing (v4, bracketed v6, bare v6) and the two-label organisational domain."""
+    assert parse_nameserver("127.0.0.1:5353") == ("127.0.0.1", 5353)
+    assert parse_nameserver("[::1]:5353") == ("::1", 5353)
+    assert parse_nameserver("::1") == ("::1", 53)
+    assert parse_nameserver("192.0.2.1") == ("192.0.2.1", 53)
+    assert organizational_domain("a.b.example.com") == "example.com"
+
+
+def test_import_is_lazy() -> None:
+    """Importing the module does not import dnspython or aiohttp."""
+    code = (
+        "import sys, intgkit.integrations.dns_email as m; "
+        "print(m.integration.name, 'dns' in sys.modules, 'aiohttp' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["dns_email", "False", "False"]
