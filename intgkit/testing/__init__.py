@@ -1,4 +1,43 @@
-"""Helpers for testing integrations the way intgkit tests its own: real servers on 127.0.0.1.
+"""Test integrations the way intgkit tests its own: real servers on 127.0.0.1, no mocks.
 
-(Public API assembled from the private modules of this package.)
+- :class:`LocalSite` and :class:`Route`: an HTTP + HTTPS web site with chosen headers, cookies,
+  redirects and bodies (a throwaway trustme CA; ``site.env()`` gives the settings to reach it).
+- :class:`TlsServer`: a TLS endpoint with a chosen certificate (expiring, expired, wrong name,
+  untrusted CA, weak key) and protocol range.
+- :class:`DnsZoneServer`, :class:`SilentDnsServer`, :class:`MtaStsPolicyServer`: DNS from zone
+  text (UDP and TCP), a server that never answers (timeouts), and an MTA-STS policy host.
+- :class:`FakeCloudflare` (with :class:`FakeZone`, :class:`FakeRecord`,
+  :class:`CloudflareRequest`, :func:`secure_zone_settings`): the Cloudflare API v4 envelope,
+  pagination, bad tokens and rate limits.
+- :class:`FakeIntegration` / :func:`fake_integration`: integrations from handlers, counting calls.
+- :func:`capture_logs`: structlog's event capture, re-exported.
+
+These need the ``testing`` extra (``pip install "intgkit[testing]"``) for trustme and dnslib.
 """
+
+from __future__ import annotations
+
+from structlog.testing import capture_logs
+
+from ._cloudflare import CloudflareRequest, FakeCloudflare, FakeRecord, FakeZone, secure_zone_settings
+from ._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer
+from ._fakes import FakeIntegration, fake_integration
+from ._site import LocalSite, Route
+from ._tls import TlsServer
+
+__all__ = [
+    "CloudflareRequest",
+    "DnsZoneServer",
+    "FakeCloudflare",
+    "FakeIntegration",
+    "FakeRecord",
+    "FakeZone",
+    "LocalSite",
+    "MtaStsPolicyServer",
+    "Route",
+    "SilentDnsServer",
+    "TlsServer",
+    "capture_logs",
+    "fake_integration",
+    "secure_zone_settings",
+]
