@@ -29,7 +29,7 @@ class FakeIntegration:
         title: str | None = None,
         settings: Iterable[str | Setting] = (),
         configured: bool = True,
-        timeout: float | None | object = ...,
+        timeout: float | object | None = ...,
         breaker_per_target: bool = False,
     ) -> None:
         self.name = validate_name(name)
