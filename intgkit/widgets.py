@@ -48,6 +48,10 @@ TICK_S = 1.0
 MAX_ERROR_CHARS = 120
 SUMMARY = "summary"
 
+_TABLE_CSS = (
+    ".intgkit-status-table td, .intgkit-status-table th {padding: 1px 8px; white-space: nowrap}"
+    " .intgkit-status-table td.error {white-space: normal; min-width: 20em}"
+)
 _STATE_RANK = {"closed": 0, "half-open": 1, "open": 2}
 
 
@@ -138,9 +142,14 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             value="",
             placeholder=_timeout_placeholder(runner.timeout),
             description="Timeout (s)",
+            style={"description_width": "initial"},
             tooltip="seconds per call; empty keeps the runner's and integrations' own; 'none' for no limit",
         )
-        self.concurrency_box = w.IntText(value=runner.max_concurrency, description="Concurrency")
+        self.concurrency_box = w.IntText(
+            value=runner.max_concurrency,
+            description="Max concurrency",
+            style={"description_width": "initial"},
+        )
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.reset_button = w.Button(description="Reset breakers", icon="refresh")
@@ -473,11 +482,12 @@ def status_table(runner: IntegrationRunner, rows: dict[str, _Row], titles: dict[
             f"<td>{state_cell}</td><td style='text-align:right'>{fails}</td><td>{probe}</td>"
             f"<td>{status_cell}</td><td style='text-align:right'>{duration}</td>"
             f"<td style='text-align:right'>{calls}</td><td style='text-align:right'>{row.timeouts}</td>"
-            f"<td title='{escape(error, quote=True)}'>{escape(short)}</td></tr>"
+            f"<td class='error' title='{escape(error, quote=True)}'>{escape(short)}</td></tr>"
         )
     stamp = datetime.now(UTC).strftime("%H:%M:%S")
     return (
-        "<table class='intgkit-status-table'><thead><tr><th>integration</th><th>breaker</th>"
+        f"<style>{_TABLE_CSS}</style><table class='intgkit-status-table'>"
+        "<thead><tr><th>integration</th><th>breaker</th>"
         "<th>fails</th><th>probe in</th><th>last status</th><th>last duration</th><th>calls</th>"
         "<th>timeouts</th><th>last error</th></tr></thead><tbody>"
         + "".join(body)
