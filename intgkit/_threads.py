@@ -55,6 +55,12 @@ class DaemonPool(Executor):
             if fut.set_running_or_notify_cancel():
                 try:
                     fut.set_result(fn(*args))
+                except StopIteration as exc:
+                    # an asyncio future refuses StopIteration, which would leave the awaiting
+                    # call pending forever; Python converts it the same way for coroutines
+                    err = RuntimeError(f"plain integration raised StopIteration: {exc}")
+                    err.__cause__ = exc
+                    fut.set_exception(err)
                 except BaseException as exc:  # noqa: BLE001 - delivered to the awaiting call
                     fut.set_exception(exc)
             del item, fut, fn, args
