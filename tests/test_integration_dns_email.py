@@ -541,15 +541,15 @@ async def test_through_the_runner() -> None:
             runner = intgkit.IntegrationRunner(reg, timeout=5)
             results = await runner.arun([obj.name], targets=["good.test", "dm.test"])
     assert [(r.target, r.status.value) for r in results] == [("good.test", "ok"), ("dm.test", "ok")]
-    if hasattr(results, "to_frame"):
-        try:
-            frame = results.to_frame("findings")
-        except (ImportError, NotImplementedError, AttributeError):  # frames not assembled yet
-            frame = None
-        if frame is not None:
-            plus = frame[(frame["target"] == "dm.test") & (frame["check"] == "spf_all")]
-            assert list(plus["result_id"]) == ["spf-all-pass"]
-            assert list(plus["severity"]) == ["high"]
+    frame = results.to_frame("findings")
+    assert list(frame.columns[:2]) == ["integration", "target"]
+    assert set(frame["target"]) == {"good.test", "dm.test"}
+    plus = frame[(frame["target"] == "dm.test") & (frame["check"] == "spf_all")]
+    assert list(plus["result_id"]) == ["spf-all-pass"]
+    assert list(plus["severity"]) == ["high"]
+    good = frame[frame["target"] == "good.test"]
+    assert list(good[~good["passed"].astype(bool)]["check"]) == ["dnssec"]  # this server sets no AD
+    assert len(results.to_frame("dns_records")) > 10
     sections = {r.target: {s.name: s for s in r.sections} for r in results}
     rows = list(sections["dm.test"]["findings"].rows)
     assert [r["result_id"] for r in rows if r["check"] == "spf_all"] == ["spf-all-pass"]
