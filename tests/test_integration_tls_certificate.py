@@ -278,6 +278,7 @@ async def test_rsa_key_size(
             ("lifespan-ok", True, "info"),
             ("mozilla-intermediate-lifespan-over-366-days", False, "medium"),
         ),
+        (366.5, ("lifespan-ok", True, "info"), ("mozilla-intermediate-lifespan-ok", True, "info")),
         (
             400,
             ("lifespan-over-398-days", False, "medium"),
@@ -295,8 +296,8 @@ async def test_rsa_key_size(
         ),
     ],
 )
-async def test_lifespan(days: int, lifespan: tuple[str, bool, str], mozilla: tuple[str, bool, str]) -> None:
-    """Lifespan: Mozilla flags > 366 days; testssl.sh > 398 days medium, >= 5 y medium, >= 10 y high."""
+async def test_lifespan(days: float, lifespan: tuple[str, bool, str], mozilla: tuple[str, bool, str]) -> None:
+    """Lifespan: Mozilla flags > 366 whole days; testssl.sh > 398 days medium, >= 5 y medium, >= 10 y high."""
     async with TlsServer(
         not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=days - 1)
     ) as server:
@@ -304,6 +305,33 @@ async def test_lifespan(days: int, lifespan: tuple[str, bool, str], mozilla: tup
     assert outcome(out, "lifespan") == lifespan
     assert outcome(out, "mozilla_intermediate_lifespan") == mozilla
     assert abs(facts(out)["lifespan_days"] - days) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("sig_alg", "digest", "expected"),
+    [
+        ("md5WithRSAEncryption", "md5", ("signature-algorithm-md5", False, "critical")),
+        ("md2WithRSAEncryption", "md2", ("signature-algorithm-md2", False, "critical")),
+        ("sha1WithRSAEncryption", "sha1", ("signature-algorithm-sha1", False, "medium")),
+        ("ecdsa-with-SHA1", "sha1", ("signature-algorithm-sha1", False, "medium")),
+        ("sha224WithRSAEncryption", "sha224", ("signature-algorithm-sha224", True, "info")),
+        ("rsassaPss with sha384", "sha384", ("signature-algorithm-ok", True, "info")),
+        ("Ed25519", "eddsa", ("signature-algorithm-ok", True, "info")),
+        ("1.2.3.4", None, ("signature-algorithm-unknown", False, "info")),
+    ],
+)
+def test_signature_algorithm_table(sig_alg: str, digest: str | None, expected: tuple[str, bool, str]) -> None:
+    """testssl.sh's signature table: MD2/MD4/MD5 critical, SHA-1 medium, SHA-224 info, SHA-2/EdDSA ok."""
+    cert = mod._Cert(
+        subject="", subject_cn=None, issuer="", issuer_o=None, issuer_cn=None, serial="1",
+        not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=90), dns_names=("a.test",),
+        ip_addresses=(), key_type="EC", key_bits=256, sig_alg=sig_alg, sig_hash=digest,
+    )  # fmt: skip
+    ok = mod._Handshake("ok", version="TLSv1.3", cipher="TLS_AES_128_GCM_SHA256", bits=128)
+    protocols = {key: (mod.OFFERED, "") for key, _, _ in mod.PROTOCOLS}
+    out = mod._Report("a.test", "a.test", 443, "a.test", cert, ok, None, ok, protocols, "").sections()
+    assert outcome(out, "signature_algorithm") == expected
+    assert checks(out)["signature_algorithm"]["observed"] == sig_alg
 
 
 # -- protocols ---------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Rules: intgkit's security-check notes §2. Severities are testssl.sh's (testssl/testssl.sh
 @9fdf802, ``testssl.sh``: ``certificate_info()``, ``run_protocols()``; thresholds read there:
 ``DAYS2WARN1=60``, ``DAYS2WARN2=30``, halved for Let's Encrypt); the Mozilla *intermediate*
-profile (5.7) breaches are sslyze's (nabla-c0d3/sslyze @ef91317, ``sslyze/mozilla_tls_profile``):
+profile breaches are sslyze's (nabla-c0d3/sslyze @ef91317, ``sslyze/mozilla_tls_profile/``
+``mozilla_config_checker.py`` against ``5.7.json``: TLS versions, ``rsa_key_size`` 2048,
+``maximum_certificate_lifespan`` 366 compared in whole days):
 
 =============================  ===============================================================
 chain_of_trust                 verification by a default client fails: critical
@@ -966,7 +968,7 @@ class _Report:
                 "RSA >= 2048 bits or ECDSA",
             )
         days = int(lifespan // DAY)
-        if lifespan > 366 * DAY:
+        if days > 366:  # sslyze compares timedelta.days, i.e. whole days
             self.add(
                 "mozilla_intermediate_lifespan",
                 "over-366-days",
