@@ -249,14 +249,10 @@ class _Builder:
         if self.flatten:
             rows = [_flatten_row(row) for row in rows]
         self.dict_rows = True  # then every column's dtype is inferred from its values
-        first = rows[0].keys()
-        if all(row.keys() == first for row in rows):
-            keys = list(first)
-            if len(keys) == 1:
-                columns: Iterable[Sequence[Any]] = ([row[keys[0]] for row in rows],)
-            else:
-                columns = zip(*map(itemgetter(*keys), rows), strict=True)
-            for key, values in zip(keys, columns, strict=False):
+        keys = list(rows[0].keys())
+        columns = _same_keys_columns(rows, keys)
+        if columns is not None:
+            for key, values in zip(keys, columns, strict=True):
                 self._extend(result, key, values)
         else:
             base = self.n
@@ -322,14 +318,13 @@ class _Builder:
                 self.mixed.add(key)
 
     def frame(self) -> pd.DataFrame:
-        text = _text_dtype()
         names = {"integration", "target"}
         for key in self.cols:
             if isinstance(key, str):
                 names.add(key)
         out: dict[Any, Any] = {
-            "integration": pd.array(self.integration, dtype=text),
-            "target": pd.array(self.target, dtype=text),
+            "integration": _text_array(self.integration),
+            "target": _text_array(self.target),
         }
         self.integration = self.target = []
         for key in list(self.cols):
@@ -343,6 +338,23 @@ class _Builder:
             dtype = None if self.dict_rows or key in self.mixed else self.frame_dtype.get(key)
             out[key] = _column(values, dtype)
         return pd.DataFrame(out, copy=False)
+
+
+def _same_keys_columns(rows: Sequence[Mapping[Any, Any]], keys: list[Any]) -> list[Sequence[Any]] | None:
+    """The rows' cells column by column when every row has exactly ``keys``, else None.
+
+    Equal length plus every key present is the same key set, checked at C speed: the lookup
+    raises KeyError for a row that lacks one, before any cell is taken.
+    """
+    n = len(keys)
+    if not n or not all(len(row) == n for row in rows):
+        return None
+    try:
+        if n == 1:
+            return [[row[keys[0]] for row in rows]]
+        return list(zip(*map(itemgetter(*keys), rows), strict=True))
+    except KeyError:
+        return None
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -383,10 +395,10 @@ def _column(values: list[Any], dtype: Any) -> Any:
     kind = pd.api.types.infer_dtype(values, skipna=True)
     try:
         if kind == "string":
-            return pd.array(values, dtype=_text_dtype())
+            return _text_array(values)
         if kind == "integer":
             try:
-                return np.array(values, dtype=np.int64)
+                return np.fromiter(values, dtype=np.int64, count=len(values))
             except TypeError:  # None or NA among them
                 return pd.array(values, dtype="Int64")
         if kind in ("floating", "mixed-integer-float"):
@@ -395,18 +407,38 @@ def _column(values: list[Any], dtype: Any) -> Any:
             except TypeError:  # pd.NA among them
                 return pd.array(values, dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
         if kind == "boolean":
-            array = pd.array(values, dtype="boolean")
-            return array if array.isna().any() else array.to_numpy(dtype=bool)
+            cells = _object_array(values)
+            missing = pd.isna(cells)
+            if not missing.any():
+                return cells.astype(bool)
+            return pd.array(values, dtype="boolean")
         if kind in ("datetime", "datetime64"):
             array = pd.array(values)
             if array.dtype.kind == "M":
                 return array
     except (TypeError, ValueError, OverflowError):
         pass  # e.g. an int beyond int64: keep the Python objects
-    array = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):  # slice assignment would unpack nested lists
-        array[i] = v
-    return array
+    return _object_array(values)
+
+
+def _text_array(values: Sequence[Any]) -> Any:
+    """A ``string`` array; straight through pyarrow when that is the storage (4x faster)."""
+    dtype = _text_dtype()
+    if dtype.storage == "pyarrow":
+        try:
+            import pyarrow as pa
+
+            array = pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
+            if array.dtype == dtype:
+                return array
+        except (ImportError, TypeError, ValueError, pa.ArrowException):
+            pass
+    return pd.array(values, dtype=dtype)
+
+
+def _object_array(values: Sequence[Any]) -> Any:
+    # fromiter stores each value as it is; np.array would unpack equal-length nested lists
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -609,10 +641,10 @@ def _decode_column(raw: pd.Series, spec: Mapping[str, Any], where: str, fmt: str
         if encoding == "text":
             texts = _decode_text(values) if fmt == "csv" else [v if isinstance(v, str) else None for v in values]
             if dtype == object:
-                return _column_object(texts)
+                return _object_array(texts)
             return pd.array(texts, dtype=dtype)
         if encoding == "json":
-            return _column_object([json.loads(v) if isinstance(v, str) else None for v in values])
+            return _object_array([json.loads(v) if isinstance(v, str) else None for v in values])
         if encoding == "native":
             if fmt != "csv":
                 return raw.astype(dtype).array
@@ -645,13 +677,6 @@ def _decode_column(raw: pd.Series, spec: Mapping[str, Any], where: str, fmt: str
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ExportError(f"{where}: the file's cells do not match the manifest ({type(exc).__name__}: {exc})") from exc
     raise ExportError(f"{where}: unknown encoding {encoding!r} in the manifest")
-
-
-def _column_object(values: list[Any]) -> Any:
-    array = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        array[i] = v
-    return array
 
 
 # -- exports ---------------------------------------------------------------------------------------
