@@ -6,6 +6,8 @@ call, one result per call whatever happens) and results as pandas DataFrames.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._breakers import Breaker, BreakerBoard
 from ._errors import (
     DuplicateIntegrationError,
@@ -22,7 +24,24 @@ from ._registry import ENTRY_POINT_GROUP, IntegrationRegistry, default_registry
 from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
 from ._settings import Setting
 
+if _TYPE_CHECKING:
+    import os
+
+    import pandas as pd
+
 __version__ = "0.1.0"
+
+
+def read_csv(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
+    """Read a ``results.to_csv()`` export back into frames equal to the originals.
+
+    Returns ``{"summary": ..., <section>: ...}``; see :mod:`intgkit.frames` (imported here
+    lazily, so ``import intgkit`` does not import pandas).
+    """
+    from .frames import read_csv as _read_csv
+
+    return _read_csv(directory)
+
 
 __all__ = [
     "Breaker",
@@ -48,4 +67,5 @@ __all__ = [
     "__version__",
     "default_registry",
     "integration",
+    "read_csv",
 ]

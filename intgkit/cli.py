@@ -125,7 +125,7 @@ def main(
 
 
 def _list(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for integ in reg:
         settings = as_settings(integ.settings)
         rows.append(
