@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib.util
 import socket
 import ssl
@@ -451,6 +452,19 @@ async def test_silent_server_times_out() -> None:
         check = TlsCertificate(resolve=f"site.test:{port}:127.0.0.1", handshake_timeout=0.2)
         with pytest.raises(ConnectionError, match=r"no TLS handshake with site\.test.*within 0\.2 s"):
             await check.fetch(f"site.test:{port}")
+
+
+async def test_runner_timeout_cancels_the_handshakes_cleanly() -> None:
+    """A runner timeout shorter than the handshake timeout ends as a timeout result, sockets closed."""
+    async with silent_server() as port:
+        obj = TlsCertificate(resolve=f"site.test:{port}:127.0.0.1", handshake_timeout=5)
+        reg = intgkit.IntegrationRegistry(None)
+        reg.register(obj)
+        (result,) = await intgkit.IntegrationRunner(reg, timeout=0.3).arun(
+            [obj.name], targets=[f"site.test:{port}"]
+        )
+    assert result.status == "timeout"
+    gc.collect()  # an unclosed socket would surface here as a ResourceWarning, an error under pytest
 
 
 async def test_http_url_is_refused() -> None:

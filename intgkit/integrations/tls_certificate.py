@@ -60,7 +60,7 @@ from ._net import CA_BUNDLE, RESOLVE, parse_endpoints, parse_target, resolve_end
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["TlsCertificate", "integration"]
+__all__ = ["TlsCertificate", "integration", "local_protocol_support", "match_hostname"]
 
 NAME = "tls_certificate"
 MAX_TEXT = 1024  # outside data is clipped, as the Observatory clips its rows

@@ -54,8 +54,9 @@ class TlsServer:
         key_bits: RSA modulus size (default 2048; 1024 and other sizes are allowed, the
             server then lowers its OpenSSL security level so it can use the key at all).
         common_name: the subject CN (default: none, as trustme; modern clients read SANs).
-        organization: the subject and issuer O for a custom-built leaf (RSA sizes other
-            than 2048); trustme's default otherwise.
+        organization: the leaf's subject O (default: trustme's, or "intgkit testing" for RSA
+            sizes trustme cannot make). The issuer O is the CA's: pass
+            ``ca=trustme.CA(organization_name=...)`` to set it.
         min_version, max_version: the protocol versions the server accepts. A minimum below
             TLS 1.2 also sets ``ALL:@SECLEVEL=0`` so the legacy handshakes can succeed.
         host: the loopback address to listen on.
