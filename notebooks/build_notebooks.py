@@ -1,0 +1,444 @@
+"""Build the teaching notebooks from their cell sources and execute them in place.
+
+    python notebooks/build_notebooks.py            # every notebook
+    python notebooks/build_notebooks.py 02 05      # the ones whose names start with these
+
+Each notebook is written with nbformat from the cell lists below, executed with nbclient in
+the current environment's ``python3`` kernel (working directory: this folder, as nbval uses)
+and saved with its outputs, which nbval then compares (see README.md). Re-run this after
+changing a notebook or a pinned version, then check with the nbval command in README.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NOTEBOOKS: dict[str, list[tuple[str, str]]] = {}
+
+
+def md(text: str) -> tuple[str, str]:
+    return ("markdown", text.strip("\n"))
+
+
+def code(text: str) -> tuple[str, str]:
+    return ("code", text.strip("\n"))
+
+
+def notebook(name: str, *cells: tuple[str, str]) -> None:
+    NOTEBOOKS[name] = list(cells)
+
+
+# ------------------------------------------------------------------------------------------------
+notebook(
+    "01_quickstart",
+    md("""
+# intgkit quickstart
+
+intgkit runs many *integrations* (functions that fetch data from an outside service) over many
+*targets*, concurrently. Every call runs under a timeout and a circuit breaker, and every
+(integration, target) pair ends as exactly one `IntegrationResult`, whatever the integration
+does. Results become pandas DataFrames and CSV exports.
+
+This notebook runs offline: the integrations below only pretend to call a service.
+"""),
+    code("""
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+import intgkit
+"""),
+    md("""
+## Define integrations
+
+`@intgkit.integration` turns a function into an integration and registers it by name. The
+function may be `async def` (runs on the event loop) or a plain `def` (runs in a worker
+thread, so a blocking call cannot stall the others). It receives the target, and optionally
+the settings it declared, and returns a mapping of *section name* to rows (a list of dicts).
+"""),
+    code("""
+FORECASTS = {"Oslo": 4.5, "Lima": 19.0}
+
+
+@intgkit.integration(name="weather", title="Weather API")
+async def weather(target):
+    await asyncio.sleep(0.01)  # stands in for an HTTP request
+    if target not in FORECASTS:
+        raise LookupError(f"no forecast for {target!r}")
+    return {"forecast": [{"city": target, "day": day, "temp_c": FORECASTS[target] + day} for day in (1, 2)]}
+
+
+@intgkit.integration(name="population", title="Population (blocking)", timeout=0.5)
+def population(target):
+    # a plain, blocking function; its own timeout (0.5 s) overrides the runner's
+    time.sleep(2 if target == "Atlantis" else 0.01)  # Atlantis is slow to answer
+    return {"population": [{"city": target, "people": {"Oslo": 709_000, "Lima": 10_000_000}[target]}]}
+
+
+os.environ.pop("PAID_API_TOKEN", None)  # make sure the next one is not configured here
+
+
+@intgkit.integration(
+    name="paid_api",
+    title="Paid API",
+    settings=[intgkit.Setting("PAID_API_TOKEN", description="API token of the paid service")],
+)
+async def paid_api(target, settings):
+    token = settings["PAID_API_TOKEN"]  # never reached while the setting is missing
+    return {"forecast": [{"city": target, "day": 1, "temp_c": 0.0}]}
+
+
+weather, population, paid_api
+"""),
+    md("""
+## Run them
+
+A runner holds the limits: the default timeout per call, how many consecutive failures open a
+breaker, and how many calls run at once. In a notebook, `await runner.arun(...)` is the primary
+door: the cell awaits the run on the kernel's own event loop.
+"""),
+    code("""
+runner = intgkit.IntegrationRunner(timeout=5, fail_max=3, reset_timeout=60, max_concurrency=32)
+runner
+"""),
+    code("""
+results = await runner.arun(["weather", "population", "paid_api"], targets=["Oslo", "Lima", "Atlantis"])
+results
+"""),
+    md("""
+The results keep the order of the selection (integrations, then targets), whatever order the
+calls finished in. Their HTML table above shows each call's status, duration and breaker state,
+and either its sections (with row counts) or its error. `counts()` has every status, zeros
+included:
+"""),
+    code("""
+results.counts()
+"""),
+    code("""
+for r in results.failed:
+    print(f"{r.integration:<10} {r.target:<8} {r.status:<14} {r.error_type}: {r.error}")
+"""),
+    md("""
+`runner.run(...)` is the synchronous door, for scripts. In a notebook cell it works too (the run
+happens on a private event loop in a worker thread while the cell waits), but prefer `await
+runner.arun(...)` there.
+"""),
+    code("""
+again = runner.run("weather", targets=["Oslo"])
+again[0]
+"""),
+    md("""
+## Frames
+
+`results.to_frame()` is the summary, one row per result, with fixed columns and dtypes.
+`started_at` and `duration_s` change on every run, so this notebook drops them before showing
+the frame (it is checked by nbval, which compares stored outputs with fresh ones).
+"""),
+    code("""
+summary = results.to_frame()
+summary.dtypes
+"""),
+    code("""
+summary.drop(columns=["started_at", "duration_s"])
+"""),
+    code("""
+assert (summary["duration_s"] < 1).all()  # the slow call was cut at its 0.5 s timeout
+summary["status"].value_counts()
+"""),
+    md("""
+`results.to_frame(section)` is a tidy frame of one section: the rows of every result that
+produced it, with `integration` and `target` first.
+"""),
+    code("""
+results.section_names()
+"""),
+    code("""
+forecast = results.to_frame("forecast")
+forecast
+"""),
+    code("""
+forecast.groupby("target")["temp_c"].mean()
+"""),
+    md("""
+## CSV export
+
+`results.to_csv(folder)` writes `summary.csv`, one CSV per section and a `manifest.json` with
+the dtypes, atomically (a folder holds a whole export or none). `intgkit.frames.read_csv`
+reads the same frames back, dtypes included.
+"""),
+    code("""
+frames = results.to_frames()
+with tempfile.TemporaryDirectory() as tmp:
+    folder = results.to_csv(Path(tmp) / "export")
+    print("written:", sorted(p.name for p in folder.iterdir()))
+    back = intgkit.frames.read_csv(folder)
+
+for name, frame in frames.items():
+    pd.testing.assert_frame_equal(back[name], frame)  # raises if anything differs
+    print(f"{name:<11} {frame.shape} read back equal")
+"""),
+    md("""
+## What each status means
+
+| status | meaning | breaker |
+|---|---|---|
+| `ok` | the integration returned data; its sections are in the result | counts as a success |
+| `error` | it raised (or returned something that is not sections); `error_type` and `error` say what | counts as a failure |
+| `timeout` | it did not finish within its time limit; the error says the limit | counts as a failure |
+| `circuit_open` | its breaker is open after `fail_max` consecutive failures, so it was **not called** (see `02_breakers_and_timeouts`) | — |
+| `not_configured` | a required setting (environment variable) is missing, so it was **not called** | — |
+
+The runner raises only for your own mistakes, before anything runs:
+"""),
+    code("""
+try:
+    await runner.arun(["wether"], targets=["Oslo"])
+except intgkit.IntgkitError as exc:
+    print(f"{type(exc).__name__}: {exc}")
+"""),
+)
+
+# ------------------------------------------------------------------------------------------------
+notebook(
+    "02_breakers_and_timeouts",
+    md("""
+# Circuit breakers and timeouts
+
+Every call runs under a **timeout** and a **circuit breaker**. A breaker counts consecutive
+failures (errors and timeouts) of an integration; after `fail_max` of them it *opens*, and
+further calls are not made at all (`circuit_open` results) until `reset_timeout` seconds have
+passed. Then one call is let through as a *probe*: a success closes the breaker, a failure opens
+it again.
+
+To make the waiting visible without slowing the notebook down, this runner gets an injected
+clock (`IntegrationRunner(clock=...)`): the breakers read the time from it, and we move it
+forward by hand.
+"""),
+    code("""
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import intgkit
+
+
+class ManualClock:
+    \"\"\"An aware-UTC clock that only moves when told to.\"\"\"
+
+    def __init__(self):
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += timedelta(seconds=seconds)
+
+
+clock = ManualClock()
+registry = intgkit.IntegrationRegistry(entry_point_group=None)  # just this notebook's integrations
+runner = intgkit.IntegrationRunner(registry, timeout=5, fail_max=3, reset_timeout=30, clock=clock)
+runner
+"""),
+    md("""
+## A failing integration opens its breaker
+
+`inventory` fails while `service_up` is False, and counts how often it is really called.
+`runner.breakers.on_change` reports every state change.
+"""),
+    code("""
+service_up = False
+calls = 0
+
+
+@intgkit.integration(name="inventory", registry=registry)
+async def inventory(target):
+    global calls
+    calls += 1
+    await asyncio.sleep(0.05)
+    if not service_up:
+        raise ConnectionError("connection refused by inventory.internal")
+    return {"stock": [{"warehouse": target, "items": 42}]}
+
+
+def report(key, old, new):
+    name, target = key  # target is None unless the integration has a breaker per target
+    print(f"breaker {name if target is None else f'{name}@{target}'}: {old} -> {new}")
+
+
+runner.breakers.on_change(report)
+"""),
+    code("""
+def show(results):
+    for r in results:
+        print(f"{r.target:<4} {r.status:<13} breaker={r.breaker_state:<9} {r.error or ''}")
+
+
+# one call at a time, so the order of events is fixed
+results = await runner.arun("inventory", targets=["w1", "w2", "w3", "w4", "w5"], max_concurrency=1)
+show(results)
+print("calls made:", calls)
+"""),
+    md("""
+Three failures opened the breaker; the last two targets got `circuit_open` results and the
+integration was **not called** for them (5 results, 3 calls). `runner.breakers` shows every
+breaker: its state, fail counter, when it opened and how long until a probe is allowed.
+"""),
+    code("""
+runner.breakers
+"""),
+    code("""
+results = await runner.arun("inventory", targets=["w1", "w2"])
+show(results)
+print("calls made:", calls)
+"""),
+    md("""
+## A probe after `reset_timeout`
+
+Thirty (clock) seconds later the breaker lets **one** call through as a probe. While that probe
+is in flight, every other call is still rejected, so a recovering service is not hit by the
+whole backlog at once. The service is back up, so the probe succeeds and closes the breaker.
+"""),
+    code("""
+clock.advance(31)
+print("seconds until probe:", runner.breakers["inventory"].seconds_until_probe())
+service_up = True
+results = await runner.arun("inventory", targets=["w1", "w2", "w3"])
+show(results)
+print("calls made:", calls)
+"""),
+    md("""
+Had the probe failed, the breaker would have opened again for another `reset_timeout`:
+"""),
+    code("""
+service_up = False
+results = await runner.arun("inventory", targets=["w1", "w2", "w3"], max_concurrency=1)
+clock.advance(31)
+results = await runner.arun("inventory", targets=["w1"])  # the probe, which fails
+show(results)
+runner.breakers.to_frame()[["key", "state", "fail_counter", "seconds_until_probe"]]
+"""),
+    md("""
+## Reset
+
+`runner.breakers.reset(name)` closes a breaker by hand (for example after a fix was deployed);
+`reset()` closes all of them.
+"""),
+    code("""
+service_up = True
+runner.breakers.reset("inventory")
+results = await runner.arun("inventory", targets=["w1"])
+show(results)
+"""),
+    md("""
+## Timeouts
+
+A call that takes longer than its time limit ends as a `timeout` result, on time: the runner
+does not wait for it. The limit comes from `run(..., timeout=...)`, else the integration's own
+`timeout`, else the runner's. The error says which limit was hit. Timeouts count as failures
+for the breaker, like errors.
+"""),
+    code("""
+@intgkit.integration(name="slow_report", registry=registry)
+async def slow_report(target):
+    await asyncio.sleep(10)
+    return {"report": [{"rows": 1}]}
+
+
+results = await runner.arun("slow_report", targets=["q1"], timeout=0.2)
+r = results[0]
+print(r.status, "|", r.error_type, "|", r.error)
+print("took less than a second:", r.duration_s < 1)
+print("breaker:", r.breaker_state, "fail_counter:", runner.breakers["slow_report"].fail_counter)
+"""),
+    md("""
+## Per-target breakers
+
+A per-host check should not stop checking every host because one of them is down. With
+`breaker_per_target=True` (on the integration, or for all of them on the runner) each
+(integration, target) pair gets its own breaker, shown as `name@target`.
+"""),
+    code("""
+DOWN = {"db2.internal"}
+
+
+@intgkit.integration(name="ping", registry=registry, breaker_per_target=True)
+async def ping(target):
+    await asyncio.sleep(0.01)
+    if target in DOWN:
+        raise ConnectionError(f"{target}: no route to host")
+    return {"ping": [{"host": target, "rtt_ms": 1.5}]}
+
+
+hosts = ["db1.internal", "db2.internal", "db3.internal"]
+for attempt in range(4):
+    results = await runner.arun("ping", targets=hosts)
+    print(attempt + 1, [f"{r.target}: {r.status}" for r in results])
+"""),
+    code("""
+board = runner.breakers.to_frame()
+board[board["integration"] == "ping"][["key", "target", "state", "fail_counter"]]
+"""),
+    md("""
+Only `db2.internal` is cut off; the other hosts are still checked on every run. Resetting by
+integration name closes all of its per-target breakers:
+"""),
+    code("""
+runner.breakers.reset("ping")
+runner.breakers.to_frame()[["key", "state", "fail_counter"]]
+"""),
+)
+
+
+# ------------------------------------------------------------------------------------------------
+def build(name: str, cells: list[tuple[str, str]]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    for kind, source in cells:
+        cell = nbformat.v4.new_markdown_cell(source) if kind == "markdown" else nbformat.v4.new_code_cell(source)
+        nb.cells.append(cell)
+    for i, cell in enumerate(nb.cells):  # stable ids keep regenerated notebooks diffable
+        cell.id = f"{name[:2]}-{i:02d}"
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=120,
+        record_timing=False,
+        resources={"metadata": {"path": str(HERE)}},
+    )
+    client.execute()
+    _check_portable(name, nb)
+    path = HERE / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def _check_portable(name: str, nb: nbformat.NotebookNode) -> None:
+    """Refuse outputs that hold machine-specific paths (they would differ on every machine)."""
+    text = nbformat.writes(nb)
+    for needle in {str(ROOT), str(Path.home()), sys.prefix, "/work/"}:
+        if needle and needle != "/" and needle in text:
+            raise SystemExit(f"{name}: the outputs contain the machine-specific path {needle!r}")
+
+
+def main(argv: list[str]) -> None:
+    chosen = [n for n in NOTEBOOKS if not argv or any(n.startswith(a) for a in argv)]
+    if not chosen:
+        raise SystemExit(f"no notebook matches {argv}; notebooks: {', '.join(NOTEBOOKS)}")
+    for name in chosen:
+        path = build(name, NOTEBOOKS[name])
+        print(f"built {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
