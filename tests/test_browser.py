@@ -49,7 +49,7 @@ async def status_page(target):
     return {"checks": [{"target": target, "healthy": True}]}
 
 
-@intgkit.integration(name="slow_api", title="Slow API", registry=registry, timeout=1.0)
+@intgkit.integration(name="slow_api", title="Slow API", registry=registry, timeout=2.0)
 async def slow_api(target):
     await asyncio.sleep(30)
 
@@ -202,6 +202,7 @@ def test_panel_runs_and_shows_live_statuses(page: Any, voila_url: str, tmp_path:
     run.click()
     expect(run).to_be_disabled()
     expect(status.get_by_text("ok", exact=True)).to_be_visible(timeout=30_000)
+    expect(run).to_be_disabled()  # ok arrived while the 2 s timeouts are still running: live
     expect(status.get_by_text("circuit_open", exact=True)).to_be_visible()
     expect(status.get_by_text("timeout", exact=True)).to_be_visible(timeout=30_000)
     expect(run).to_be_enabled(timeout=30_000)

@@ -215,6 +215,29 @@ async def test_failing_integration_trips_its_breaker(
     assert "circuit_open" in panel.status.value
 
 
+async def test_open_breaker_countdown_keeps_moving_after_the_run(
+    registry: intgkit.IntegrationRegistry, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a run that left a breaker open, the table refreshes its countdown by itself."""
+    monkeypatch.setattr("intgkit.widgets.TICK_S", 0.01)
+    add_failing(registry)
+    panel = IntegrationPanel(make_runner(registry, clock, fail_max=1, reset_timeout=60))
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    assert "60 s" in panel.status.value
+    clock.now += timedelta(seconds=30)
+    for _ in range(100):
+        if "30 s" in panel.status.value:
+            break
+        await asyncio.sleep(0.01)
+    assert "30 s" in panel.status.value
+    clock.now += timedelta(seconds=30)
+    await asyncio.sleep(0.1)
+    assert "probe due" in panel.status.value
+    assert panel._ticker is not None
+    assert panel._ticker.done()  # stops once nothing counts down
+
+
 async def test_reset_breakers_closes_them(registry: intgkit.IntegrationRegistry, clock: Clock) -> None:
     """Reset breakers closes every breaker and the table shows it at once."""
     add_failing(registry)
