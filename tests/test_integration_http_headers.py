@@ -210,6 +210,24 @@ async def test_csp_report_only_and_meta_policies() -> None:
     assert results(out)["referrer-policy"] == ("referrer-policy-private", 5)
 
 
+async def test_frame_ancestors_from_header_and_meta() -> None:
+    """Header frame-ancestors: anti-clickjacking and XFO +5; in meta only, the CSP summary ignores it."""
+    async with LocalSite(
+        page(("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"))
+    ) as site:
+        out = await scan(site)
+    assert results(out)["x-frame-options"] == ("x-frame-options-implemented-via-csp", 5)
+    assert '"antiClickjacking": true' in row(out, "content-security-policy")["observed"]
+    meta = (
+        "<meta http-equiv=\"content-security-policy\" content=\"default-src 'self'; frame-ancestors 'none'\">"
+    )
+    async with LocalSite(page(body=meta)) as site:
+        out = await scan(site)
+    assert '"antiClickjacking": false' in row(out, "content-security-policy")["observed"]
+    # x-frame-options.js reads the combined (header + meta) policy: the Observatory gives +5 anyway
+    assert results(out)["x-frame-options"] == ("x-frame-options-implemented-via-csp", 5)
+
+
 @pytest.mark.parametrize(
     ("extra", "cookie", "expected"),
     [

@@ -34,6 +34,9 @@ Where this deliberately differs, or cannot be exact offline:
   ``INTGKIT_HSTS_PRELOAD``, one domain per line, each covering its subdomains as hstspreload.org
   requires); empty by default, so ``hsts-preloaded`` and ``redirection-all-redirects-preloaded``
   only occur when a list is given.
+- X-Frame-Options: as in tests/x-frame-options.js, ``frame-ancestors`` in the parsed policy of
+  header *and* meta counts (+5), although the CSP test's own policy summary
+  (``antiClickjacking``, in the CSP row's observed value) only takes it from the header.
 - CSP source lists are sorted by code point where the Observatory uses ``Intl.Collator("en")``;
   this only matters for which of two sources that are prefixes of each other is dropped.
 - robots.txt is not fetched (the Observatory fetches it for extra cookies with a client that,
@@ -638,7 +641,7 @@ def csp_test(r: Retrieval) -> tuple[Outcome, dict[str, list[str]] | None]:
     header = auto.header("content-security-policy")
     http_policies = _split_policies([header] if header is not None else [])
     meta_policies = _split_policies(r.http_equiv.get("content-security-policy", []))
-    observed = {"header": header, "meta": r.http_equiv.get("content-security-policy") or None}
+    observed: dict[str, Any] = {"header": header, "meta": r.http_equiv.get("content-security-policy") or None}
     try:
         csp = parse_csp([*http_policies, *meta_policies])
     except CspError as exc:
@@ -681,11 +684,10 @@ def csp_test(r: Retrieval) -> tuple[Outcome, dict[str, list[str]] | None]:
     def insecure(sources: Iterable[str]) -> bool:
         return any(s.startswith(("http:", "ftp:")) for s in sources)
 
+    unsafe_inline = any(s in _BROAD_OR_INLINE for s in script_src) or any(s in _BROAD for s in object_src)
+    default_none = csp.get("default-src") == {"'none'"}
     checks = (
-        (
-            any(s in _BROAD_OR_INLINE for s in script_src) or any(s in _BROAD for s in object_src),
-            "csp-implemented-with-unsafe-inline",
-        ),
+        (unsafe_inline, "csp-implemented-with-unsafe-inline"),
         (https and insecure(active), "csp-implemented-with-insecure-scheme"),
         ("'unsafe-eval'" in (script_src | style_src), "csp-implemented-with-unsafe-eval"),
         (https and insecure(passive), "csp-implemented-with-insecure-scheme-in-passive-content-only"),
@@ -693,9 +695,25 @@ def csp_test(r: Retrieval) -> tuple[Outcome, dict[str, list[str]] | None]:
             any(s in _BROAD_OR_INLINE for s in style_src),
             "csp-implemented-with-unsafe-inline-in-style-src-only",
         ),
-        (csp.get("default-src") == {"'none'"}, "csp-implemented-with-no-unsafe-default-src-none"),
+        (default_none, "csp-implemented-with-no-unsafe-default-src-none"),
         (True, "csp-implemented-with-no-unsafe"),
     )
+    # the Observatory's policy summary; frame-ancestors counts from the header only (browsers
+    # ignore it in <meta>), base-uri and form-action default to *
+    frame_ancestors = header_only.get("frame-ancestors") or {"*"}
+    observed["policy"] = {
+        "antiClickjacking": not any(s in _BROAD for s in frame_ancestors),
+        "defaultNone": default_none,
+        "insecureBaseUri": any(s in _BROAD_OR_INLINE for s in csp.get("base-uri") or {"*"}),
+        "insecureFormAction": any(s in _BROAD for s in csp.get("form-action") or {"*"}),
+        "insecureSchemeActive": checks[1][0],
+        "insecureSchemePassive": checks[3][0],
+        "strictDynamic": _has_nonce_or_hash(script_src) and "'strict-dynamic'" in script_src,
+        "unsafeEval": checks[2][0],
+        "unsafeInline": unsafe_inline,
+        "unsafeInlineStyle": checks[4][0],
+        "unsafeObjects": any(s in _BROAD for s in object_src),
+    }
     for hit, rid in checks:
         if result is None and hit:
             result = rid
