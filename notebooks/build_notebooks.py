@@ -400,6 +400,165 @@ runner.breakers.to_frame()[["key", "state", "fail_counter"]]
 
 
 # ------------------------------------------------------------------------------------------------
+notebook(
+    "03_panel",
+    md("""
+# The IntegrationPanel
+
+`intgkit.widgets.IntegrationPanel(runner)` is an ipywidgets panel over a runner: tick the
+integrations to run, type the targets, press **Run**, and watch each integration's breaker,
+last status and timeouts update live while the run is in flight. The run is a task on the
+kernel's own event loop, so the notebook stays responsive and **Cancel** works.
+
+Everything you can click can also be driven from code, which is what this notebook does (so it
+can run unattended and be checked by nbval). Needs the `widgets` extra:
+`pip install "intgkit[widgets]"`.
+"""),
+    code("""
+import asyncio
+
+import intgkit
+from intgkit.widgets import IntegrationPanel
+
+registry = intgkit.IntegrationRegistry(entry_point_group=None)  # just this notebook's integrations
+RATES = {"Oslo": ("NOK", 11.2), "Lima": ("PEN", 3.8), "Quito": ("USD", 1.0)}
+
+
+@intgkit.integration(name="weather", title="Weather API", registry=registry)
+async def weather(target):
+    await asyncio.sleep(0.02)
+    return {"forecast": [{"city": target, "temp_c": {"Oslo": 4.5, "Lima": 19.0, "Quito": 14.0}[target]}]}
+
+
+@intgkit.integration(name="exchange_rates", title="Exchange rates", registry=registry)
+async def exchange_rates(target):
+    await asyncio.sleep(0.02)
+    currency, per_eur = RATES[target]
+    return {"rates": [{"city": target, "currency": currency, "per_eur": per_eur}]}
+
+
+@intgkit.integration(name="slow_archive", title="Slow archive", registry=registry, timeout=0.3)
+async def slow_archive(target):
+    await asyncio.sleep(5)  # always slower than its 0.3 s timeout
+    return {"archive": [{"city": target}]}
+
+
+@intgkit.integration(name="crm", title="CRM", settings=["CRM_API_TOKEN"], registry=registry)
+async def crm(target, settings):
+    return {"accounts": []}
+
+
+registry.names()
+"""),
+    md("""
+## Build it and show it
+
+Configured integrations start ticked; `CRM` is greyed out because `CRM_API_TOKEN` is not set,
+and its row says so. (In a notebook the panel shows as widgets: checkboxes, the targets box,
+timeout and concurrency, Run / Cancel / Reset breakers, a progress bar, the live status table,
+and an output area with the result frames.)
+"""),
+    code("""
+import os
+
+os.environ.pop("CRM_API_TOKEN", None)
+runner = intgkit.IntegrationRunner(registry, timeout=5, fail_max=3, reset_timeout=60)
+panel = IntegrationPanel(runner, targets=["Oslo", "Lima"])
+panel
+"""),
+    code("""
+for name, box in panel.checkboxes.items():
+    print(f"{name:<15} ticked={box.value!s:<5} disabled={box.disabled}")
+print("selected:", panel.selected)
+print("targets:", panel.targets_box.value.splitlines())
+"""),
+    md("""
+## Drive it from code
+
+Set the controls as a user would, then `panel.run_button.click()`: that is exactly what a click
+in the browser does. The run starts as a task on the kernel's loop (`panel.run_task`); awaiting
+it waits for the run to finish and returns its results.
+"""),
+    code("""
+panel.checkboxes["slow_archive"].value = False  # untick the slow one for now
+panel.targets_box.value = "Oslo\\nLima\\nQuito"
+panel.timeout_box.value = "2"  # seconds per call, for runs from this panel
+
+panel.run_button.click()
+print("running:", panel.running, "| Run enabled:", not panel.run_button.disabled)
+results = await panel.run_task
+print("running:", panel.running, "| Run enabled:", not panel.run_button.disabled)
+print("progress:", panel.progress_label.value)
+"""),
+    md("""
+The results of the last run stay on the panel as `panel.results`, for the next cells:
+"""),
+    code("""
+panel.results
+"""),
+    code("""
+panel.results.to_frame().drop(columns=["started_at", "duration_s"])  # timings vary per run
+"""),
+    code("""
+panel.results.to_frame("rates")
+"""),
+    md("""
+The panel's own output area shows the same frames: its **Show** drop-down lists the summary
+and every section of the run.
+"""),
+    code("""
+print("Show:", list(panel.picker.options))
+panel.picker.value = "rates"
+print("output area holds", len(panel.output.outputs), "frame")
+"""),
+    md("""
+## Timeouts in the panel
+
+Tick the slow integration again and clear the timeout box: an empty box keeps each
+integration's own timeout (0.3 s for the slow archive), where a number in the box overrides it
+for runs from the panel. Its calls end as `timeout` results, and three timeouts in a row open
+its breaker, which the status table shows with a countdown to the next probe.
+"""),
+    code("""
+panel.checkboxes["slow_archive"].value = True
+panel.timeout_box.value = ""  # empty: the runner's and the integrations' own timeouts
+panel.run_button.click()
+results = await panel.run_task
+print("progress:", panel.progress_label.value)
+for r in results.failed:
+    print(f"{r.integration:<13} {r.target:<6} {r.status}: {r.error}")
+print("slow_archive breaker:", runner.breakers["slow_archive"].state)
+"""),
+    md("""
+**Reset breakers** closes them all:
+"""),
+    code("""
+panel.reset_button.click()
+print("slow_archive breaker:", runner.breakers["slow_archive"].state)
+"""),
+    md("""
+## Mistakes are shown in the panel, not raised
+
+A bad value in a control does not start a run; the panel writes what is wrong into its output
+area:
+"""),
+    code("""
+panel.timeout_box.value = "soon"
+panel.run_button.click()
+print("started a run:", panel.running)
+print(panel.output.outputs[-1]["text"])
+panel.timeout_box.value = ""
+"""),
+    md("""
+`panel.close()` closes every widget of the panel and stops its timers.
+"""),
+    code("""
+panel.close()
+"""),
+)
+
+
+# ------------------------------------------------------------------------------------------------
 def build(name: str, cells: list[tuple[str, str]]) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
