@@ -21,7 +21,7 @@ import heapq
 import inspect
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -30,7 +30,7 @@ from ._breakers import REJECT, Breaker, BreakerBoard, Clock
 from ._errors import UsageError
 from ._integration import Integration, MalformedOutput, normalize_output, validate_timeout
 from ._log import logger
-from ._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+from ._models import IntegrationResult, IntegrationResults, IntegrationSection, Status, make_result
 from ._redact import redact
 from ._registry import IntegrationRegistry, check_integration, default_registry, is_configured
 from ._settings import as_settings, missing_settings, secret_values
@@ -48,6 +48,10 @@ MAX_ERROR_LEN = 2000
 _UNSET: Any = object()
 
 OnResult = Callable[[IntegrationResult], Any]
+
+#: Status.value is an enum property; a dict lookup is a fraction of its cost per result.
+_STATUS_VALUE = {s: s.value for s in Status}
+_REJECTED: dict[tuple[str | None, int, float], str] = {}
 
 
 @dataclass(slots=True)
@@ -328,8 +332,10 @@ class IntegrationRunner:
         counts = dict.fromkeys(Status, 0)
 
         async def worker() -> None:
+            task = asyncio.current_task()
+            assert task is not None
             for call in iterator:
-                result = await self._call(call, loop, pool, log, deadlines)
+                result = await self._call(call, loop, pool, log, deadlines, task)
                 counts[result.status] += 1
                 sink(call, result)
 
@@ -363,7 +369,9 @@ class IntegrationRunner:
         pool: DaemonPool | None,
         log: Any,
         deadlines: _Deadlines,
+        task: asyncio.Task[Any],
     ) -> IntegrationResult:
+        """One call, start to result; ``task`` is the worker task it runs in."""
         spec = call.spec
         breaker = call.breaker
         started_at = datetime.now(UTC)
@@ -394,8 +402,6 @@ class IntegrationRunner:
         # The call's time limit, with asyncio.timeout()'s semantics but no timer of its own (see
         # _Deadlines): the deadline cancels this task, and a cancellation that was ours alone
         # (no new cancel request from the caller) becomes a timeout result.
-        task = asyncio.current_task()
-        assert task is not None  # a worker task of _drive
         entry: list[Any] | None = None
         if timeout is not None:
             cancelling = task.cancelling()
@@ -437,15 +443,18 @@ class IntegrationRunner:
 
     def _rejected(self, call: _Call, log: Any, started_at: datetime, t0: float) -> IntegrationResult:
         cb = call.breaker.cb
+        key = (cb.name, cb.fail_max, cb.reset_timeout)
+        error = _REJECTED.get(key)
+        if error is None:  # one message per breaker setting, not one f-string per rejected call
+            error = (
+                f"circuit breaker {cb.name!r} is open after {cb.fail_max} consecutive failures; "
+                f"the call was not made (a probe is allowed after reset_timeout={cb.reset_timeout:g} s)"
+            )
+            if len(_REJECTED) > 4096:
+                _REJECTED.clear()
+            _REJECTED[key] = error
         return self._finish(
-            call,
-            log,
-            Status.CIRCUIT_OPEN,
-            started_at,
-            t0,
-            error_type="CircuitOpen",
-            error=f"circuit breaker {cb.name!r} is open after {cb.fail_max} consecutive failures; "
-            f"the call was not made (a probe is allowed after reset_timeout={cb.reset_timeout:g} s)",
+            call, log, Status.CIRCUIT_OPEN, started_at, t0, error_type="CircuitOpen", error=error
         )
 
     def _timed_out(
@@ -488,7 +497,7 @@ class IntegrationRunner:
         error: str | None = None,
     ) -> IntegrationResult:
         duration = time.perf_counter() - t0
-        result = IntegrationResult(
+        result = make_result(
             call.spec.name,
             call.target,
             status,
@@ -503,7 +512,7 @@ class IntegrationRunner:
             "integration_result",
             integration=call.spec.name,
             target=call.target,
-            status=status.value,
+            status=_STATUS_VALUE[status],
             duration_s=round(duration, 6),
             error_type=error_type,
         )
@@ -513,7 +522,7 @@ class IntegrationRunner:
         self, call: _Call, log: Any, exc: BaseException, started_at: datetime, t0: float
     ) -> IntegrationResult:
         kind = "MalformedResult" if isinstance(exc, MalformedOutput) else type(exc).__name__
-        message = _describe_exception(exc)
+        message = _describe_exception(exc, call.spec.secrets)
         if isinstance(exc, MalformedOutput):
             message = f"integration {call.spec.name!r} {message}"
         return self._finish(
@@ -671,12 +680,13 @@ def _validate_targets(targets: object) -> list[str | None]:
     return out
 
 
-def _describe_exception(exc: BaseException) -> str:
+def _describe_exception(exc: BaseException, secrets: Sequence[str] = ()) -> str:
     try:
         text = str(exc)
     except Exception:  # noqa: BLE001 - an exception whose __str__ raises
         text = f"<{type(exc).__name__} whose message could not be rendered>"
-    text = " ".join(text.split()) or type(exc).__name__
+    # redact before the cut: a token straddling it would otherwise leave its first part behind
+    text = " ".join(redact(text, secrets).split()) or type(exc).__name__
     return text if len(text) <= MAX_ERROR_LEN else text[: MAX_ERROR_LEN - 1] + "…"
 
 
@@ -687,17 +697,28 @@ def _redact_sections(
     out = []
     for s in sections:
         if isinstance(s.rows, tuple):
-            rows = tuple(
-                {k: redact(v, secrets) if isinstance(v, str) else v for k, v in row.items()} for row in s.rows
-            )
+            rows = tuple({k: _redact_cell(v, secrets) for k, v in row.items()} for row in s.rows)
             out.append(IntegrationSection(s.name, rows, s.summary))
         else:
             frame = s.rows.copy()
             for col in frame.columns:
                 if frame[col].dtype == object or str(frame[col].dtype).startswith("string"):
-                    frame[col] = frame[col].map(lambda v: redact(v, secrets) if isinstance(v, str) else v)
+                    frame[col] = frame[col].map(lambda v: _redact_cell(v, secrets))
             out.append(IntegrationSection(s.name, frame, s.summary))
     return tuple(out)
+
+
+def _redact_cell(value: Any, secrets: list[str]) -> Any:
+    """A cell with secrets masked, inside nested mappings and lists too (headers, raw responses)."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _redact_cell(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_cell(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_cell(v, secrets) for v in value)
+    return value
 
 
 def _cancelled(call: _Call) -> IntegrationResult:
