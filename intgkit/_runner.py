@@ -702,7 +702,8 @@ def _redact_sections(
         else:
             frame = s.rows.copy()
             for col in frame.columns:
-                if frame[col].dtype == object or str(frame[col].dtype).startswith("string"):
+                # "str" is pandas 3's default text dtype, "string[...]" the opt-in one
+                if frame[col].dtype == object or str(frame[col].dtype).startswith("str"):
                     frame[col] = frame[col].map(lambda v: _redact_cell(v, secrets))
             out.append(IntegrationSection(s.name, frame, s.summary))
     return tuple(out)

@@ -21,9 +21,18 @@ FIGURES: dict[str, float] = {}
 
 #: The order the summary line prints its counters in.
 KEYS = (
-    "runs", "calls", "faults_injected", "results_lost", "hangs", "cancelled_runs",
-    "breaker_steps", "secrets_planted", "channels_scanned", "secrets_leaked",
-    "bad_inputs_tried", "bad_inputs_refused_clearly",
+    "runs",
+    "calls",
+    "faults_injected",
+    "results_lost",
+    "hangs",
+    "cancelled_runs",
+    "breaker_steps",
+    "secrets_planted",
+    "channels_scanned",
+    "secrets_leaked",
+    "bad_inputs_tried",
+    "bad_inputs_refused_clearly",
 )
 
 

@@ -72,7 +72,10 @@ EXCEPTIONS: dict[str, tuple[Callable[[], BaseException], str]] = {
     "ConnectionResetError": (lambda: ConnectionResetError(104, "reset by peer"), "ConnectionResetError"),
     "RuntimeError-empty": (lambda: RuntimeError(""), "RuntimeError"),
     "ZeroDivisionError": (lambda: ZeroDivisionError("division by zero"), "ZeroDivisionError"),
-    "UnicodeDecodeError": (lambda: UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad byte"), "UnicodeDecodeError"),
+    "UnicodeDecodeError": (
+        lambda: UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad byte"),
+        "UnicodeDecodeError",
+    ),
     "RecursionError": (lambda: RecursionError("too deep"), "RecursionError"),
     "MemoryError": (lambda: MemoryError(), "MemoryError"),
     "Unrenderable": (UnrenderableError, "UnrenderableError"),
@@ -85,7 +88,7 @@ EXCEPTIONS: dict[str, tuple[Callable[[], BaseException], str]] = {
     # StopIteration cannot be set on an asyncio future, so the runner does the same for it.
     "StopIteration": (lambda: StopIteration("stop"), "RuntimeError"),
     "CancelledError-own": (asyncio.CancelledError, "CancelledError"),
-    "TimeoutError-own": (lambda: asyncio.TimeoutError("upstream timed out"), "TimeoutError"),
+    "TimeoutError-own": (lambda: TimeoutError("upstream timed out"), "TimeoutError"),
 }
 
 
@@ -186,8 +189,9 @@ def fault_mixes(draw: st.DrawFn) -> tuple[int, list[tuple[bool, list[Behaviour]]
     return n_targets, integrations
 
 
-def _register(registry: intgkit.IntegrationRegistry, name: str, is_async: bool,
-              plan: dict[str | None, Behaviour]) -> None:
+def _register(
+    registry: intgkit.IntegrationRegistry, name: str, is_async: bool, plan: dict[str | None, Behaviour]
+) -> None:
     if is_async:
 
         async def fetch(target: str | None) -> Any:
@@ -303,8 +307,9 @@ def _breaker_model(results: list[IntegrationResult]) -> dict[str, int]:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    delays=st.lists(st.lists(st.one_of(st.floats(0, 0.15), st.none()), min_size=1, max_size=4),
-                    min_size=1, max_size=4),
+    delays=st.lists(
+        st.lists(st.one_of(st.floats(0, 0.15), st.none()), min_size=1, max_size=4), min_size=1, max_size=4
+    ),
     failing=st.lists(st.booleans(), min_size=4, max_size=4),
     cancel_after=st.floats(0, 0.2),
 )
@@ -475,7 +480,11 @@ class BreakerMachine(RuleBasedStateMachine):
     def make_runner(self, fail_max: int) -> None:
         self.fail_max = fail_max
         self.runner = intgkit.IntegrationRunner(
-            self.registry, timeout=0.02, fail_max=fail_max, reset_timeout=RESET_S, clock=self.clock,
+            self.registry,
+            timeout=0.02,
+            fail_max=fail_max,
+            reset_timeout=RESET_S,
+            clock=self.clock,
         )
 
     # -- the model -------------------------------------------------------------------------------
