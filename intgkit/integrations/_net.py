@@ -28,15 +28,20 @@ if TYPE_CHECKING:
     import aiohttp
 
 CA_BUNDLE = Setting(
-    "INTGKIT_CA_BUNDLE", required=False, secret=False,
+    "INTGKIT_CA_BUNDLE",
+    required=False,
+    secret=False,
     description="PEM file of trust roots (default: the system's)",
 )
 RESOLVE = Setting(
-    "INTGKIT_RESOLVE", required=False, secret=False,
+    "INTGKIT_RESOLVE",
+    required=False,
+    secret=False,
     description="host:port:address[,...] overrides, as curl --resolve",
 )
 
-_HOST = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$")
+_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^(?=.{{1,253}}$)({_LABEL})(\.{_LABEL})*\.?$")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -77,8 +82,12 @@ def parse_target(target: str | None, default_scheme: str = "https") -> Target:
     except ValueError as exc:
         raise ValueError(f"target {target!r} has an invalid port") from exc
     return Target(
-        scheme=scheme, host=host, port=port or DEFAULT_PORTS[scheme], path=parts.path or "/",
-        explicit_scheme=explicit_scheme, explicit_port=port is not None,
+        scheme=scheme,
+        host=host,
+        port=port or DEFAULT_PORTS[scheme],
+        path=parts.path or "/",
+        explicit_scheme=explicit_scheme,
+        explicit_port=port is not None,
     )
 
 
@@ -203,8 +212,16 @@ class _OverrideResolver:
                 address, connect = found
                 fam = socket.AF_INET6 if ":" in address else socket.AF_INET
                 # aiohttp connects to the port given here; the URL (Host header, SNI) is unchanged
-                return [{"hostname": host, "host": address, "port": connect or port, "family": fam,
-                         "proto": 0, "flags": socket.AI_NUMERICHOST}]
+                return [
+                    {
+                        "hostname": host,
+                        "host": address,
+                        "port": connect or port,
+                        "family": fam,
+                        "proto": 0,
+                        "flags": socket.AI_NUMERICHOST,
+                    }
+                ]
 
             async def close(self) -> None:
                 await self._fallback.close()
