@@ -559,6 +559,161 @@ panel.close()
 
 
 # ------------------------------------------------------------------------------------------------
+notebook(
+    "05_audit_local_site",
+    md("""
+# Auditing a local test site with the built-in integrations
+
+intgkit ships four security integrations:
+
+- `http_headers`: the MDN HTTP Observatory tests and grade (CSP, HSTS, cookies, redirection, ...);
+- `tls_certificate`: chain of trust, host name, expiry, lifespan, key, signature and protocols;
+- `dns_email`: SPF, DMARC, MTA-STS, TLS-RPT, CAA and DNSSEC records;
+- `cloudflare`: zone settings, DNSSEC, WAF and DNS exposure through the Cloudflare API.
+
+This notebook points them at servers on 127.0.0.1 from `intgkit.testing`, the same set-up as
+`intgkit demo`: a deliberately mediocre web site, a TLS endpoint whose certificate expires soon,
+a DNS server for the site's zone and a fake Cloudflare API. Nothing leaves the machine. Needs the
+`testing` extra: `pip install "intgkit[testing]"`.
+"""),
+    code("""
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+import intgkit
+from intgkit._demo import DEMO_TOKEN, SHOP, SITE, ZONE  # the zone and names of `intgkit demo`
+from intgkit.integrations.cloudflare import Cloudflare
+from intgkit.integrations.dns_email import DnsEmail
+from intgkit.integrations.http_headers import HttpHeaders
+from intgkit.integrations.tls_certificate import TlsCertificate
+from intgkit.testing import DnsZoneServer, FakeCloudflare, FakeRecord, LocalSite, TlsServer
+
+pd.set_option("display.width", 140)
+pd.set_option("display.max_colwidth", 60)
+print(ZONE)
+"""),
+    md("""
+## Start the local servers
+
+`LocalSite.mediocre()` serves `site.test` over HTTP and HTTPS (with a throwaway CA) with some
+security headers right and several not. The shop's TLS endpoint has a certificate that expires
+in 20 days. The fake Cloudflare API holds the site's zone with a few weak settings.
+"""),
+    code("""
+now = datetime.now(UTC)
+site = await LocalSite.mediocre().start()
+shop = await TlsServer(names=(SHOP,), not_before=now - timedelta(days=70), not_after=now + timedelta(days=20)).start()
+dns = DnsZoneServer(ZONE).start()
+cloudflare = FakeCloudflare(DEMO_TOKEN)
+cloudflare.add_zone(
+    SITE,
+    settings={"ssl": "flexible", "min_tls_version": "1.0", "always_use_https": "off"},
+    records=[
+        FakeRecord("A", SITE, "192.0.2.10", proxied=True),
+        FakeRecord("A", f"origin.{SITE}", "192.0.2.10", proxied=False),
+    ],
+    dnssec="disabled",
+)
+await cloudflare.start()
+print("site:", site.target, "| shop:", SHOP)
+"""),
+    md("""
+## Point the integrations at them
+
+The built-in integrations read their configuration from environment variables
+(`INTGKIT_CA_BUNDLE`, `INTGKIT_RESOLVE`, `CLOUDFLARE_API_TOKEN`, ...), and every one of them can
+also be given it in its constructor, which is what we do here: the test CA as trust root, and
+name overrides (`resolve`, like curl's `--connect-to`) that send `site.test` to the local ports.
+A registry of our own keeps them apart from the default one.
+"""),
+    code("""
+registry = intgkit.IntegrationRegistry(entry_point_group=None)
+registry.register(HttpHeaders(ca_bundle=site.ca_bundle, resolve=site.resolve))
+registry.register(TlsCertificate(ca_bundle=site.ca_bundle, resolve=site.resolve))
+registry.register(DnsEmail(nameserver=dns.nameserver, ca_bundle=site.ca_bundle, resolve=site.resolve))
+registry.register(Cloudflare(token=DEMO_TOKEN, api_base=cloudflare.base_url, ca_bundle=cloudflare.ca_bundle))
+runner = intgkit.IntegrationRunner(registry, timeout=20)
+[(i.name, i.title) for i in registry]
+"""),
+    code("""
+results = await runner.arun(registry.names(), targets=[SITE])
+results
+"""),
+    code("""
+results.to_frame()[["integration", "target", "status", "n_sections", "n_rows"]]
+"""),
+    md("""
+## The findings frame
+
+Every built-in integration returns a `findings` section with the same columns: the check, a
+stable `result_id`, whether it `passed`, a `severity`, what was `observed` and what was
+`expected`. One tidy frame holds the findings of all four.
+"""),
+    code("""
+findings = results.to_frame("findings")
+print(findings.shape)
+list(findings.columns)
+"""),
+    code("""
+pd.crosstab(findings["integration"], findings["passed"])
+"""),
+    md("""
+## Filtering by severity
+
+An ordered categorical makes severities sortable and comparable: here every failed check of
+severity medium or worse, most severe first.
+"""),
+    code("""
+SEVERITY = pd.CategoricalDtype(["critical", "high", "medium", "low", "info"], ordered=True)
+failed = findings[~findings["passed"]].astype({"severity": SEVERITY})
+failed["severity"].value_counts(sort=False)
+"""),
+    code("""
+serious = failed[failed["severity"] <= "medium"].sort_values(["severity", "integration", "check"])
+serious[["severity", "integration", "check", "result_id"]].reset_index(drop=True)
+"""),
+    md("""
+## The Observatory score and grade
+
+`http_headers` scores the site as the MDN HTTP Observatory does: 100 points plus each test's
+score modifier (bonuses only count from 90 up), then a letter grade.
+"""),
+    code("""
+results.to_frame("observatory")[["target", "score", "grade", "tests_passed", "tests_failed", "tests_quantity"]]
+"""),
+    code("""
+headers = findings[findings["integration"] == "http_headers"]
+penalties = headers[headers["score_modifier"] != 0][["check", "result_id", "score_modifier"]]
+print(penalties.to_string(index=False))
+print("\\n100 + modifiers =", 100 + penalties["score_modifier"].sum())
+"""),
+    md("""
+## A certificate that expires soon
+
+The shop's endpoint has its own CA, so it gets a `tls_certificate` configured with that trust
+root. Its expiry check fails with severity high: 20 days left, where 30 is the warning limit.
+"""),
+    code("""
+shop_registry = intgkit.IntegrationRegistry(entry_point_group=None)
+shop_registry.register(TlsCertificate(ca_bundle=shop.ca_bundle, resolve=f"{SHOP}:443:{shop.host}:{shop.port}"))
+shop_results = await intgkit.IntegrationRunner(shop_registry, timeout=20).arun("tls_certificate", targets=[SHOP])
+shop_findings = shop_results.to_frame("findings")
+shop_findings[~shop_findings["passed"]][["check", "severity", "observed", "expected"]]
+"""),
+    md("""
+## Stop the servers
+"""),
+    code("""
+await site.stop()
+await shop.stop()
+dns.stop()
+await cloudflare.stop()
+"""),
+)
+
+
+# ------------------------------------------------------------------------------------------------
 def build(name: str, cells: list[tuple[str, str]]) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
