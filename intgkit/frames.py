@@ -11,7 +11,8 @@ Frames:
 
   A row's own ``integration`` or ``target`` key is never silently overwritten: when it equals
   the result's value it merges into that column, otherwise the row's value is kept in a column
-  ``row_integration`` / ``row_target`` (NA on the rows that agreed).
+  ``row_integration`` / ``row_target`` (NA on the rows that agreed), placed right after
+  ``target``; should the rows also have a key of that name, ``row_integration_2`` and so on.
 
 Exports (:func:`to_csv`, :func:`to_parquet`) write one file per frame plus ``manifest.json``
 into a staging folder beside the target and rename it into place, so a folder holds a whole
@@ -327,7 +328,10 @@ class _Builder:
             "target": _text_array(self.target),
         }
         self.integration = self.target = []
-        for key in list(self.cols):
+        # row_integration / row_target sit beside the columns they shadow
+        order = [k for k in (_ROW_INTEGRATION, _ROW_TARGET) if k in self.cols]
+        order += [k for k in self.cols if not isinstance(k, _RowKey)]
+        for key in order:
             values = self.cols.pop(key)  # free each list as soon as its column exists
             if len(values) < self.n:
                 values.extend(repeat(None, self.n - len(values)))
@@ -416,6 +420,8 @@ def _column(values: list[Any], dtype: Any) -> Any:
             array = pd.array(values)
             if array.dtype.kind == "M":
                 return array
+        if kind == "empty" and any(isinstance(v, float) for v in values):  # NaN floats only
+            return np.array(values, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
         pass  # e.g. an int beyond int64: keep the Python objects
     return _object_array(values)
@@ -501,7 +507,8 @@ def _dtype_of(spec: Mapping[str, Any], where: str) -> Any:
 
 
 def _is_na_cell(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+    # NaN is a value in an object column (JSON writes it), only None / NA are missing
+    return value is None or value is pd.NA
 
 
 def _check_json(value: Any, where: str) -> None:
@@ -835,7 +842,7 @@ def _check_target(directory: str | os.PathLike[str]) -> Path:
 def _write_table(table: _Encoded, path: Path, fmt: str) -> None:
     frame = pd.DataFrame(table.cells, copy=False)
     if fmt == "csv":
-        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", na_rep="")
+        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n", na_rep="")  # CRLF, as RFC 4180: a bare CR in a cell is then quoted
     else:
         frame.to_parquet(path, index=False, engine="pyarrow")
     with open(path, "rb+") as f:
