@@ -134,10 +134,42 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    """A window wide enough for the status table."""
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 1000}}
+# pytest-playwright keeps one sync Playwright (and so an event loop marked as running in the
+# main thread) for the whole session, which breaks every pytest-asyncio test collected after
+# this module. Module-scoped overrides stop it when this module is done.
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    """A sync Playwright that lives only as long as this module's tests."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright: Any, browser_name: str) -> Any:
+    """The browser type from the module-scoped Playwright."""
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="module")
+def launch_browser(browser_type_launch_args: dict[str, Any], browser_type: Any) -> Any:
+    """Launches with the launch args above (no remote connect_options here)."""
+    return lambda **kwargs: browser_type.launch(**{**browser_type_launch_args, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser: Any) -> Iterator[Any]:
+    """One Chromium for this module, closed with it."""
+    browser = launch_browser()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args() -> dict[str, Any]:
+    """A window wide enough for the status table (the plugin's version needs its session Playwright)."""
+    return {"viewport": {"width": 1280, "height": 1000}}
 
 
 @pytest.fixture
