@@ -46,7 +46,12 @@ def make_results(n_results: int, n_rows: int) -> tuple[IntegrationResults, list[
         )
         results.append(
             IntegrationResult(
-                "dns", target, Status.OK, (IntegrationSection("records", rows),), started_at=started, duration_s=0.1
+                "dns",
+                target,
+                Status.OK,
+                (IntegrationSection("records", rows),),
+                started_at=started,
+                duration_s=0.1,
             )
         )
         flat.extend({"integration": "dns", "target": target, **row} for row in rows)
@@ -72,8 +77,9 @@ def _peak_bytes(fn: Callable[[], Any]) -> float:
         tracemalloc.stop()
 
 
-def _interleaved(measure: Callable[[Callable[[], Any]], float], a: Callable[[], Any], b: Callable[[], Any],
-                 repeats: int) -> tuple[float, float]:
+def _interleaved(
+    measure: Callable[[Callable[[], Any]], float], a: Callable[[], Any], b: Callable[[], Any], repeats: int
+) -> tuple[float, float]:
     """Medians of ``measure`` over alternating calls, so machine noise hits both sides alike."""
     xs, ys = [], []
     for _ in range(repeats):

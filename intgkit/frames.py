@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -44,7 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -85,7 +86,7 @@ SUMMARY_COLUMNS = (
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _FORMAT = "intgkit-export"
-_TIME_UNIT = "us"  # Python datetimes carry microseconds; finer units would only pretend
+_TIME_UNIT: Final = "us"  # Python datetimes carry microseconds; finer units would only pretend
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _MARK = "'"
 
@@ -113,9 +114,9 @@ def summary_frame(results: Results) -> pd.DataFrame:
     """
     items = list(results)
     text = _text_dtype()
-    started = pd.to_datetime(
-        pd.Series([r.started_at for r in items], dtype=object), utc=True
-    ).astype(pd.DatetimeTZDtype(_TIME_UNIT, "UTC"))
+    started = pd.to_datetime(pd.Series([r.started_at for r in items], dtype=object), utc=True).astype(
+        pd.DatetimeTZDtype(unit=_TIME_UNIT, tz="UTC")
+    )
     columns: dict[str, Any] = {
         "integration": pd.array([r.integration for r in items], dtype=text),
         "target": pd.array([r.target for r in items], dtype=text),
@@ -432,12 +433,16 @@ def _text_array(values: Sequence[Any]) -> Any:
     dtype = _text_dtype()
     if dtype.storage == "pyarrow":
         try:
-            import pyarrow as pa
-
-            array = pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string(), from_pandas=True))
+            pa: Any = importlib.import_module("pyarrow")
+        except ImportError:
+            return pd.array(values, dtype=dtype)
+        try:
+            array: Any = pd.arrays.ArrowStringArray(
+                pa.array(values, type=pa.large_string(), from_pandas=True)
+            )
             if array.dtype == dtype:
                 return array
-        except (ImportError, TypeError, ValueError, pa.ArrowException):
+        except (TypeError, ValueError, pa.ArrowException):
             pass
     return pd.array(values, dtype=dtype)
 
@@ -474,10 +479,7 @@ def _neutral(text: str) -> str:
 
 def _encode_text(values: Iterable[Any], neutralize: bool) -> list[str | None]:
     starts = (*_FORMULA_START, _MARK) if neutralize else (_MARK,)
-    return [
-        None if v is None else (_MARK + v if not v or v.startswith(starts) else v)
-        for v in values
-    ]
+    return [None if v is None else (_MARK + v if not v or v.startswith(starts) else v) for v in values]
 
 
 def _decode_text(cells: Iterable[Any]) -> list[str | None]:
@@ -497,13 +499,15 @@ def _dtype_of(spec: Mapping[str, Any], where: str) -> Any:
             storage = spec.get("storage", "python")
             if storage == "pyarrow":
                 try:
-                    import pyarrow  # noqa: F401
-                except ImportError:
+                    importlib.import_module("pyarrow")
+                except ImportError:  # read where it was written with pyarrow: same values
                     storage = "python"
             return pd.StringDtype(storage=storage, na_value=pd.NA if spec.get("na") == "NA" else np.nan)
         return pd.api.types.pandas_dtype(name)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ExportError(f"{where}: the manifest's dtype {dict(spec)!r} is not one pandas knows ({exc})") from exc
+        raise ExportError(
+            f"{where}: the manifest's dtype {dict(spec)!r} is not one pandas knows ({exc})"
+        ) from exc
 
 
 def _is_na_cell(value: Any) -> bool:
@@ -588,7 +592,7 @@ def _encode_column(series: pd.Series, where: str, fmt: str, neutralize: bool) ->
         mask = series.isna().to_numpy()
         values = series.to_numpy(dtype=object)
         return spec, _encode_text((None if na else v for v, na in zip(values, mask, strict=True)), neutralize)
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         values = series.to_numpy(dtype=object)
         na = [_is_na_cell(v) for v in values]
         if all(isinstance(v, str) or n for v, n in zip(values, na, strict=True)):
@@ -610,10 +614,15 @@ def _encode_column(series: pd.Series, where: str, fmt: str, neutralize: bool) ->
         if not csv:
             return spec, series
         mask = series.isna().to_numpy()
-        naive = series.dt.tz_convert("UTC").dt.tz_localize(None) if isinstance(dtype, pd.DatetimeTZDtype) else series
-        unit = np.datetime_data(naive.to_numpy().dtype)[0]
+        naive = (
+            series.dt.tz_convert("UTC").dt.tz_localize(None)
+            if isinstance(dtype, pd.DatetimeTZDtype)
+            else series
+        )
+        stamps: Any = naive.to_numpy()
+        unit: Any = np.datetime_data(stamps.dtype)[0]
         suffix = "Z" if isinstance(dtype, pd.DatetimeTZDtype) else ""
-        texts = np.datetime_as_string(naive.to_numpy(), unit=unit)
+        texts = np.datetime_as_string(stamps, unit=unit)
         return spec, [None if m else t + suffix for t, m in zip(texts, mask, strict=True)]
     if isinstance(dtype, np.dtype) and dtype.kind == "m":
         spec = {**_dtype_spec(dtype), "encoding": "timedelta"}
@@ -646,8 +655,10 @@ def _decode_column(raw: pd.Series, spec: Mapping[str, Any], where: str, fmt: str
         dtype = _dtype_of(spec, where)
         values = raw.to_numpy(dtype=object)
         if encoding == "text":
-            texts = _decode_text(values) if fmt == "csv" else [v if isinstance(v, str) else None for v in values]
-            if dtype == object:
+            texts = (
+                _decode_text(values) if fmt == "csv" else [v if isinstance(v, str) else None for v in values]
+            )
+            if pd.api.types.is_object_dtype(dtype):
                 return _object_array(texts)
             return pd.array(texts, dtype=dtype)
         if encoding == "json":
@@ -657,9 +668,9 @@ def _decode_column(raw: pd.Series, spec: Mapping[str, Any], where: str, fmt: str
                 return raw.astype(dtype).array
             if pd.api.types.is_bool_dtype(dtype):
                 flags = {"True": True, "False": False}
-                return pd.array([flags[v] if isinstance(v, str) else None for v in values], dtype="boolean").astype(
-                    dtype
-                )
+                return pd.array(
+                    [flags[v] if isinstance(v, str) else None for v in values], dtype="boolean"
+                ).astype(dtype)
             if pd.api.types.is_integer_dtype(dtype):  # via int(), so no digit is lost to a float
                 return pd.array([int(v) if isinstance(v, str) else None for v in values], dtype=dtype)
             numbers = pd.to_numeric(pd.Series(values, dtype=object))
@@ -682,14 +693,23 @@ def _decode_column(raw: pd.Series, spec: Mapping[str, Any], where: str, fmt: str
     except ExportError:
         raise
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise ExportError(f"{where}: the file's cells do not match the manifest ({type(exc).__name__}: {exc})") from exc
+        raise ExportError(
+            f"{where}: the file's cells do not match the manifest ({type(exc).__name__}: {exc})"
+        ) from exc
     raise ExportError(f"{where}: unknown encoding {encoding!r} in the manifest")
 
 
 # -- exports ---------------------------------------------------------------------------------------
 
 _STEM_CHARS = re.compile(r"[^a-z0-9_]+")
-_RESERVED_STEMS = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+_RESERVED_STEMS = {
+    "con",
+    "prn",
+    "aux",
+    "nul",
+    *(f"com{i}" for i in range(10)),
+    *(f"lpt{i}" for i in range(10)),
+}
 _FILE_NAME = re.compile(r"^[a-z0-9_]+(?:-[0-9a-f]{12}(?:-\d+)?)?\.(?:csv|parquet)$")
 
 
@@ -741,8 +761,8 @@ def to_parquet(results: Results, directory: str | os.PathLike[str]) -> Path:
 
 def _require_pyarrow(feature: str) -> None:
     try:
-        import pyarrow  # noqa: F401
-        import pyarrow.parquet  # noqa: F401
+        for module in ("pyarrow", "pyarrow.parquet"):
+            importlib.import_module(module)
     except ImportError as exc:
         raise MissingExtraError("pyarrow", "parquet", feature) from exc
 
@@ -807,11 +827,15 @@ def _check_target(directory: str | os.PathLike[str]) -> Path:
     if not target.name:
         raise ExportError(f"cannot export into {str(raw)!r}; give a folder below it, e.g. 'results'")
     if target.exists() and not target.is_dir():
-        raise ExportError(f"{str(raw)!r} is a file, not a folder; give a folder path (it is created if missing)")
+        raise ExportError(
+            f"{str(raw)!r} is a file, not a folder; give a folder path (it is created if missing)"
+        )
     for ancestor in target.parents:
         if ancestor.exists():
             if not ancestor.is_dir():
-                raise ExportError(f"cannot export into {str(raw)!r}: {str(ancestor)!r} is a file, not a folder")
+                raise ExportError(
+                    f"cannot export into {str(raw)!r}: {str(ancestor)!r} is a file, not a folder"
+                )
             break
     cwd = Path.cwd().resolve()
     if target == cwd or target in cwd.parents:
@@ -842,7 +866,9 @@ def _check_target(directory: str | os.PathLike[str]) -> Path:
 def _write_table(table: _Encoded, path: Path, fmt: str) -> None:
     frame = pd.DataFrame(table.cells, copy=False)
     if fmt == "csv":
-        frame.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n", na_rep="")  # CRLF, as RFC 4180: a bare CR in a cell is then quoted
+        frame.to_csv(
+            path, index=False, encoding="utf-8", lineterminator="\r\n", na_rep=""
+        )  # CRLF, as RFC 4180: a bare CR in a cell is then quoted
     else:
         frame.to_parquet(path, index=False, engine="pyarrow")
     with open(path, "rb+") as f:
@@ -944,7 +970,7 @@ def _load_manifest(folder: Path, fmt: str | None, *, quiet: bool = False) -> dic
 
 def _manifest_problem(manifest: Any, fmt: str | None) -> str | None:
     if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-        return f"its {MANIFEST} is not an intgkit export manifest (expected \"format\": {_FORMAT!r})"
+        return f'its {MANIFEST} is not an intgkit export manifest (expected "format": {_FORMAT!r})'
     if manifest.get("version") != FORMAT_VERSION:
         return (
             f"the manifest has format version {manifest.get('version')!r}; this intgkit reads "
@@ -959,7 +985,11 @@ def _manifest_problem(manifest: Any, fmt: str | None) -> str | None:
     if not isinstance(tables, dict) or SUMMARY not in tables:
         return "the manifest lists no tables (or no summary)"
     for key, table in tables.items():
-        if not (isinstance(table, dict) and isinstance(table.get("file"), str) and isinstance(table.get("columns"), list)):
+        if not (
+            isinstance(table, dict)
+            and isinstance(table.get("file"), str)
+            and isinstance(table.get("columns"), list)
+        ):
             return f"the manifest's entry for table {key!r} lacks a file or columns"
         if not _FILE_NAME.match(table["file"]):
             return f"table {key!r} names the file {table['file']!r}, which no intgkit export writes"
@@ -969,11 +999,15 @@ def _manifest_problem(manifest: Any, fmt: str | None) -> str | None:
     return None
 
 
-def _read_table(folder: Path, key: str, table: Mapping[str, Any], fmt: str, neutralized: bool) -> pd.DataFrame:
+def _read_table(
+    folder: Path, key: str, table: Mapping[str, Any], fmt: str, neutralized: bool
+) -> pd.DataFrame:
     path = folder / table["file"]
     where = f"table {key!r} ({table['file']})"
     if not path.is_file():
-        raise ExportError(f"{where} is missing from {str(folder)!r}; the export is incomplete, export it again")
+        raise ExportError(
+            f"{where} is missing from {str(folder)!r}; the export is incomplete, export it again"
+        )
     if table.get("sha256") != _sha256(path):
         raise ExportError(
             f"{where} does not match the manifest's checksum: it was truncated or edited after "
@@ -996,14 +1030,15 @@ def _read_table(folder: Path, key: str, table: Mapping[str, Any], fmt: str, neut
             header = list(raw.columns)
             if header != expected:
                 raise ExportError(
-                    f"{where} has the columns {[str(h) for h in header][:20]}; the manifest says "
-                    f"{names[:20]}"
+                    f"{where} has the columns {[str(h) for h in header][:20]}; the manifest says {names[:20]}"
                 )
             raw.columns = pd.Index(names)
         else:
             raw = pd.read_parquet(path, engine="pyarrow")
             if list(raw.columns) != names:
-                raise ExportError(f"{where} has the columns {list(raw.columns)[:20]}; the manifest says {names[:20]}")
+                raise ExportError(
+                    f"{where} has the columns {list(raw.columns)[:20]}; the manifest says {names[:20]}"
+                )
     except ExportError:
         raise
     except (OSError, ValueError, pd.errors.ParserError) as exc:
@@ -1015,4 +1050,3 @@ def _read_table(folder: Path, key: str, table: Mapping[str, Any], fmt: str, neut
         for spec in columns
     }
     return pd.DataFrame(data, copy=False)
-

@@ -52,7 +52,9 @@ def run_two(registry: intgkit.IntegrationRegistry) -> IntegrationResults:
 
     @intgkit.integration(name="records", registry=registry)
     async def records(target):  # type: ignore[no-untyped-def]
-        return {"rows": [{"host": target, "ttl": 300, "ok": True}, {"host": target, "ttl": -5, "note": "=1+1"}]}
+        return {
+            "rows": [{"host": target, "ttl": 300, "ok": True}, {"host": target, "ttl": -5, "note": "=1+1"}]
+        }
 
     @intgkit.integration(name="table", registry=registry)
     def table(target):  # type: ignore[no-untyped-def]
@@ -121,7 +123,14 @@ def test_section_rows_from_a_real_run_are_tidy(registry: intgkit.IntegrationRegi
     frame = run_two(registry).to_frame("rows")
     assert list(frame.columns) == ["integration", "target", "host", "ttl", "ok", "note"]
     assert list(frame["integration"]) == ["records"] * 4 + ["table"] * 2
-    assert list(frame["target"]) == ["a.example", "a.example", "b.example", "b.example", "a.example", "b.example"]
+    assert list(frame["target"]) == [
+        "a.example",
+        "a.example",
+        "b.example",
+        "b.example",
+        "a.example",
+        "b.example",
+    ]
     assert frame["ttl"].dtype == np.int64 and list(frame["ttl"]) == [300, -5, 300, -5, 60, 60]
     assert frame["ok"].dtype == "boolean" and frame["ok"].isna().sum() == 4
     assert frame["integration"].dtype == pd.StringDtype()
@@ -160,10 +169,20 @@ def test_nested_values_stay_intact_unless_flattened() -> None:
     results = IntegrationResults([result(sections={"cert": [nested, {"issuer": "plain"}]})])
     frame = results.to_frame("cert")
     assert frame["issuer"].dtype == object
-    assert frame["issuer"].iloc[0] == {"cn": "R3", "org": {"name": "LE"}} and frame["issuer"].iloc[1] == "plain"
+    assert (
+        frame["issuer"].iloc[0] == {"cn": "R3", "org": {"name": "LE"}} and frame["issuer"].iloc[1] == "plain"
+    )
     assert frame["sans"].iloc[0] == ["a", "b"]
     flat = results.to_frame("cert", flatten=True)
-    assert list(flat.columns) == ["integration", "target", "issuer.cn", "issuer.org.name", "sans", "empty", "issuer"]
+    assert list(flat.columns) == [
+        "integration",
+        "target",
+        "issuer.cn",
+        "issuer.org.name",
+        "sans",
+        "empty",
+        "issuer",
+    ]
     assert flat["issuer.org.name"].iloc[0] == "LE" and flat["sans"].iloc[0] == ["a", "b"]
     assert flat["empty"].iloc[0] == {} and flat["issuer"].iloc[1] == "plain"
 
@@ -171,7 +190,7 @@ def test_nested_values_stay_intact_unless_flattened() -> None:
 def test_flatten_refuses_a_dotted_key_that_collides() -> None:
     """A nested key and an existing dotted key for the same column is an error, not an overwrite."""
     results = IntegrationResults([result(sections={"s": [{"a.b": 1, "a": {"b": 2}}]})])
-    with pytest.raises(UsageError, match="'a.b'"):
+    with pytest.raises(UsageError, match=r"'a\.b'"):
         results.to_frame("s", flatten=True)
 
 
@@ -218,7 +237,9 @@ def test_odd_values_are_kept_not_coerced() -> None:
     frame = IntegrationResults([result(sections={"s": rows})]).to_frame("s")
     assert frame["big"].dtype == object and frame["big"].iloc[0] == 2**70
     assert frame["mix"].dtype == object and list(frame["mix"]) == [1, "one"]
-    assert frame["when"].dtype.kind == "M" and frame["when"].iloc[1] == pd.Timestamp(T0) + pd.Timedelta(seconds=1)
+    assert frame["when"].dtype.kind == "M" and frame["when"].iloc[1] == pd.Timestamp(T0) + pd.Timedelta(
+        seconds=1
+    )
 
 
 def test_to_frames_keys_a_section_named_summary_apart_from_the_summary() -> None:
@@ -257,7 +278,18 @@ def test_formulas_are_neutralized_reversibly_and_numbers_stay_numbers(tmp_path: 
     results = IntegrationResults([result(sections={"s": rows})])
     out = results.to_csv(tmp_path / "on")
     data = pd.read_csv(out / "s.csv", dtype=str, keep_default_na=False)
-    assert list(data["text"]) == ["'=SUM(A1)", "'+1", "'-2", "'@x", "'\tTAB", "'\rCR", "''quoted", "'", "plain", " =spaced"]
+    assert list(data["text"]) == [
+        "'=SUM(A1)",
+        "'+1",
+        "'-2",
+        "'@x",
+        "'\tTAB",
+        "'\rCR",
+        "''quoted",
+        "'",
+        "plain",
+        " =spaced",
+    ]
     assert set(data["n"]) == {"-5"} and set(data["f"]) == {"-1.5"}
     assert_round_trip(results, frames.read_csv(out))
     off = results.to_csv(tmp_path / "off", neutralize_formulas=False)
@@ -277,7 +309,7 @@ def test_header_cells_are_neutralized_too(tmp_path: Path) -> None:
 
 
 def test_empty_string_and_na_stay_distinct(tmp_path: Path) -> None:
-    """"" and NA in text, and None in object columns, are told apart after a round trip."""
+    """ "" and NA in text, and None in object columns, are told apart after a round trip."""
     rows = [{"t": ""}, {"t": None}, {"t": "x"}]
     results = IntegrationResults([result(sections={"s": rows}, error="")])
     back = frames.read_csv(results.to_csv(tmp_path / "x"))
@@ -300,7 +332,9 @@ text_cells = st.one_of(
     st.none(),
     st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=12),
     st.sampled_from(["", "'", "''", "=1", "+1", "-1", "@a", "\t", "\r", "\n", "\r\n", '"', '""', ",", "é✓𝄞"]),
-    st.builds(lambda a, b: a + b, st.sampled_from(["=", "+", "-", "@", "'", "\t", "\r", '"']), st.text(max_size=5)),
+    st.builds(
+        lambda a, b: a + b, st.sampled_from(["=", "+", "-", "@", "'", "\t", "\r", '"']), st.text(max_size=5)
+    ),
 )
 cells = st.fixed_dictionaries(
     {
@@ -322,11 +356,18 @@ cells = st.fixed_dictionaries(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(cells, min_size=1, max_size=6), section=st.text(min_size=1, max_size=8), target=text_cells)
-def test_csv_round_trip_of_odd_values(tmp_path: Path, rows: list[dict[str, Any]], section: str, target: str | None) -> None:
+@given(
+    rows=st.lists(cells, min_size=1, max_size=6), section=st.text(min_size=1, max_size=8), target=text_cells
+)
+def test_csv_round_trip_of_odd_values(
+    tmp_path: Path, rows: list[dict[str, Any]], section: str, target: str | None
+) -> None:
     """Any text, number, bool, NaN, datetime or nested value reads back equal, dtypes included."""
     results = IntegrationResults(
-        [result(target=target, sections={section: rows}, error=target), result(target="t2", sections={section: rows[:1]})]
+        [
+            result(target=target, sections={section: rows}, error=target),
+            result(target="t2", sections={section: rows[:1]}),
+        ]
     )
     out = results.to_csv(tmp_path / "x")
     assert_round_trip(results, frames.read_csv(out))
@@ -382,7 +423,7 @@ def test_an_export_with_foreign_files_in_it_is_refused(tmp_path: Path) -> None:
     """A file someone added to an export folder is not deleted by the next export."""
     target = IntegrationResults([result()]).to_csv(tmp_path / "x")
     (target / "notes.txt").write_text("mine", encoding="utf-8")
-    with pytest.raises(ExportError, match="notes.txt"):
+    with pytest.raises(ExportError, match=r"notes\.txt"):
         IntegrationResults([result()]).to_csv(target)
     assert (target / "notes.txt").exists() and (target / "manifest.json").exists()
 
@@ -406,7 +447,9 @@ def test_the_current_folder_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_interrupted_export_leaves_the_earlier_one_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_interrupted_export_leaves_the_earlier_one_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A failure midway leaves no half-written file and no staging folder; the old export stays."""
     target = tmp_path / "x"
     first = IntegrationResults([result(sections={"a": [{"v": 1}]})])
@@ -499,7 +542,7 @@ def test_read_refuses_bad_manifests_and_folders(export: Path, tmp_path: Path) ->
     with pytest.raises(ExportError, match="cannot be read as JSON"):
         frames.read_csv(export)
     (export / "manifest.json").unlink()
-    with pytest.raises(ExportError, match="no manifest.json"):
+    with pytest.raises(ExportError, match=r"no manifest\.json"):
         frames.read_csv(export)
     with pytest.raises(ExportError, match="does not exist"):
         frames.read_csv(tmp_path / "nowhere")
@@ -517,10 +560,14 @@ def test_cells_that_do_not_match_their_dtype_are_an_error(export: Path) -> None:
 # -- Parquet ----------------------------------------------------------------------------------------
 
 
-def test_parquet_round_trip_with_the_same_layout(registry: intgkit.IntegrationRegistry, tmp_path: Path) -> None:
+def test_parquet_round_trip_with_the_same_layout(
+    registry: intgkit.IntegrationRegistry, tmp_path: Path
+) -> None:
     """to_parquet writes the same tables and manifest; read_parquet gives equal frames."""
     results = run_two(registry)
-    nested = IntegrationResults([*results, result(sections={"rows": [{"host": {"a": [1]}, "ttl": 1}], "summary": []})])
+    nested = IntegrationResults(
+        [*results, result(sections={"rows": [{"host": {"a": [1]}, "ttl": 1}], "summary": []})]
+    )
     out = nested.to_parquet(tmp_path / "pq")
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest.json",
@@ -536,7 +583,7 @@ def test_parquet_round_trip_with_the_same_layout(registry: intgkit.IntegrationRe
 def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without pyarrow, to_parquet raises MissingExtraError with the pip command, writing nothing."""
     monkeypatch.setitem(sys.modules, "pyarrow", None)
-    with pytest.raises(MissingExtraError, match=r'intgkit\[parquet\]'):
+    with pytest.raises(MissingExtraError, match=r"intgkit\[parquet\]"):
         IntegrationResults([result()]).to_parquet(tmp_path / "pq")
     assert not (tmp_path / "pq").exists()
 
