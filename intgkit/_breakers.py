@@ -130,7 +130,7 @@ def _report_listener_error(listener: object, exc: Exception) -> None:
 class Breaker:
     """One circuit breaker: a pybreaker.CircuitBreaker plus a bounded half-open probe."""
 
-    __slots__ = ("_clock", "_lock", "_opened_at", "_probe_until", "_storage", "cb", "fast", "key")
+    __slots__ = ("_clock", "_due", "_lock", "_opened_at", "_probe_until", "_storage", "cb", "fast", "key")
 
     def __init__(
         self,
@@ -155,6 +155,7 @@ class Breaker:
         # When it opened, by *our* clock (pybreaker stamps its own wall clock, which an
         # injected clock would disagree with); set by the event listener on every opening.
         self._opened_at: datetime | None = None
+        self._due: tuple[datetime, float, datetime] | None = None  # see _probe_due
         for listener in listeners:
             if isinstance(listener, _EventListener):
                 listener.breaker = self
@@ -170,17 +171,20 @@ class Breaker:
             hold_s: how long the call may take; a probe's permit is held at least this long
                 (and at least reset_timeout), after which a hung probe no longer blocks others.
         """
-        if self._storage.state == CLOSED:
+        state = self._storage.state
+        if state == CLOSED:
             return NORMAL
+        if state == OPEN and (due := self._probe_due()) is not None and self._clock() < due:
+            # open and not yet due: refused without the lock (a refusal hands out no permit,
+            # so there is nothing to serialize; a run against an open breaker is all refusals)
+            return REJECT
         with self._lock:
             state = self._storage.state
             if state == CLOSED:
                 return NORMAL
             now = self._clock()
-            if state == OPEN:
-                opened = self._opened_at
-                if opened is not None and now < opened + timedelta(seconds=self.cb.reset_timeout):
-                    return REJECT
+            if state == OPEN and (due := self._probe_due()) is not None and now < due:
+                return REJECT
             if self._probe_until is not None and now < self._probe_until:
                 return REJECT  # a probe is already in flight
             # a hung probe re-permits after another reset_timeout (as Polly does)
@@ -188,6 +192,18 @@ class Breaker:
         if state == OPEN:
             self.cb.half_open()
         return PROBE
+
+    def _probe_due(self) -> datetime | None:
+        """When an open breaker lets a probe through: opened_at + reset_timeout, computed once
+        per opening (and per reset_timeout, which pybreaker lets callers change)."""
+        opened = self._opened_at
+        if opened is None:  # opened behind our listener's back: due at once, as before
+            return None
+        reset = self.cb.reset_timeout
+        cached = self._due
+        if cached is None or cached[0] is not opened or cached[1] != reset:
+            cached = self._due = (opened, reset, opened + timedelta(seconds=reset))
+        return cached[2]
 
     # -- outcomes ------------------------------------------------------------------------------
     def success(self, admitted: int) -> None:
