@@ -560,6 +560,276 @@ panel.close()
 
 # ------------------------------------------------------------------------------------------------
 notebook(
+    "04_writing_an_integration",
+    md("""
+# Writing your own integration
+
+`@intgkit.integration` (see the quickstart) is the quick way. For an integration you ship and
+test, write a class: anything with the attributes and methods of the `intgkit.Integration`
+protocol is an integration. This notebook writes one for a JSON status-page API, tests it against
+a local HTTPS server from `intgkit.testing`, and packages it so that intgkit discovers it through
+an entry point.
+"""),
+    code("""
+import importlib
+import json
+import os
+import ssl
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+from unittest import mock
+
+import aiohttp
+import pandas as pd
+
+import intgkit
+from intgkit.testing import LocalSite, Route
+"""),
+    md("""
+## The Integration protocol
+
+| member | what it is |
+|---|---|
+| `name` | unique snake_case name: selects it and keys its breaker |
+| `title` | a human title for tables and the panel |
+| `settings` | the environment variables it reads, as names or `intgkit.Setting` |
+| `is_configured()` | whether every required setting is present; unconfigured integrations are not called |
+| `fetch(target)` | `async def` or plain `def`; returns `{section name: rows}`, rows being a list of dicts or a DataFrame |
+| `timeout` (optional) | its own time limit in seconds, overriding the runner's |
+| `breaker_per_target` (optional) | one circuit breaker per target instead of one for the integration |
+
+A `Setting` is required unless `required=False` (then it may have a `default`), and it is
+secret when its name looks like a credential (`TOKEN`, `KEY`, `SECRET`, `PASSWORD`, ...) unless
+declared with `secret=False`. Secret values are redacted from every error message and text cell
+the runner produces.
+"""),
+    code("""
+class StatusPage:
+    \"\"\"Components and open incidents of a status-page API (JSON over HTTPS).\"\"\"
+
+    name = "status_page"
+    title = "Status page"
+    settings = (
+        intgkit.Setting("STATUS_API_URL", description="base URL, e.g. https://status.example.com"),
+        intgkit.Setting("STATUS_API_KEY", description="API key, sent as ?key=..."),
+        intgkit.Setting("STATUS_CA_BUNDLE", required=False, description="PEM trust roots (optional)"),
+    )
+    timeout = 10  # seconds; the runner's timeout= for a run still overrides it
+
+    def is_configured(self):
+        return all(s.value() for s in self.settings if s.required)
+
+    async def fetch(self, target):
+        base, key, ca_bundle = (s.value() for s in self.settings)
+        tls = ssl.create_default_context(cafile=ca_bundle)
+        async with aiohttp.ClientSession() as session:
+            url = f"{base}/api/{target}/summary.json"
+            async with session.get(url, params={"key": key}, ssl=tls) as response:
+                response.raise_for_status()
+                data = await response.json()
+        components = pd.DataFrame(data["components"], columns=["name", "status"])
+        components["degraded"] = components["status"] != "operational"
+        return {
+            "components": components,  # a DataFrame section
+            "incidents": [{"title": i["title"], "impact": i["impact"]} for i in data["incidents"]],  # rows
+        }
+
+
+for s in StatusPage.settings:
+    print(s)
+"""),
+    md("""
+A registry checks the protocol when it registers an object, and says what is missing:
+"""),
+    code("""
+class Incomplete:
+    name = "incomplete"
+    title = "Incomplete"
+    settings = ()
+
+    def __repr__(self):  # the message names the object; the default repr holds its address
+        return "Incomplete()"
+
+
+try:
+    intgkit.IntegrationRegistry(entry_point_group=None).register(Incomplete())
+except intgkit.UsageError as exc:
+    print(f"UsageError: {exc}")
+"""),
+    md("""
+## Testing it against a local server
+
+`intgkit.testing.LocalSite` serves routes over HTTP and HTTPS on 127.0.0.1, with a certificate
+from a throwaway CA (`site.ca_bundle`) that also names `127.0.0.1`. Here it plays the status API.
+`mock.patch.dict(os.environ, ...)` sets the settings for one block, as pytest's `monkeypatch`
+would.
+"""),
+    code("""
+SUMMARY = {
+    "components": [
+        {"name": "API", "status": "operational"},
+        {"name": "Dashboard", "status": "degraded_performance"},
+        {"name": "Webhooks", "status": "operational"},
+    ],
+    "incidents": [{"title": "Slow dashboard", "impact": "minor"}],
+}
+routes = {
+    "/api/acme/summary.json": Route(body=json.dumps(SUMMARY), content_type="application/json"),
+    "/api/broken/summary.json": Route(status=500, body="oops", content_type="text/plain"),
+    "/api/slow/summary.json": Route(body="{}", content_type="application/json", delay=5),
+}
+site = await LocalSite(routes).start()
+
+
+def settings_for(site):
+    return {
+        "STATUS_API_URL": f"https://127.0.0.1:{site.https_port}",
+        "STATUS_API_KEY": "k-3f9a-not-a-real-key",
+        "STATUS_CA_BUNDLE": site.ca_bundle,
+    }
+
+
+registry = intgkit.IntegrationRegistry(entry_point_group=None)
+registry.register(StatusPage())
+runner = intgkit.IntegrationRunner(registry, timeout=5)
+"""),
+    code("""
+with mock.patch.dict(os.environ, settings_for(site)):
+    results = await runner.arun("status_page", targets=["acme"])
+results
+"""),
+    code("""
+results.to_frame("components")
+"""),
+    code("""
+results.to_frame("incidents")
+"""),
+    md("""
+The same checks as tests, pytest style: plain `assert`s in `test_*` functions (with
+pytest-asyncio, `async def` tests run as they are). Each case starts from a fresh runner, so
+breakers never carry over from one test to the next. (The warning on stderr below is intgkit
+telling you that an integration has some of its required settings but not all: the
+not-configured test empties one of them on purpose.)
+"""),
+    code("""
+async def run_status(targets, env, timeout=5):
+    runner = intgkit.IntegrationRunner(registry)
+    with mock.patch.dict(os.environ, env):
+        # a run's timeout= overrides the integration's own (10 s), which overrides the runner's
+        return await runner.arun("status_page", targets=targets, timeout=timeout)
+
+
+async def test_components_and_incidents():
+    [r] = await run_status(["acme"], settings_for(site))
+    assert r.status == "ok", r.error
+    components = r.section("components").rows
+    assert list(components["name"]) == ["API", "Dashboard", "Webhooks"]
+    assert components["degraded"].sum() == 1
+    assert r.section("incidents").rows == ({"title": "Slow dashboard", "impact": "minor"},)
+
+
+async def test_not_configured_without_key():
+    env = settings_for(site)
+    env["STATUS_API_KEY"] = ""  # empty counts as missing
+    [r] = await run_status(["acme"], env)
+    assert r.status == "not_configured"
+    assert r.error == "not configured: missing settings STATUS_API_KEY"
+
+
+async def test_server_error_is_a_result_and_the_key_is_redacted():
+    env = settings_for(site)
+    [r] = await run_status(["broken"], env)
+    assert r.status == "error" and r.error_type == "ClientResponseError"
+    assert "500" in r.error
+    assert env["STATUS_API_KEY"] not in r.error  # the URL carried the key; the runner redacted it
+    print("error as reported:", r.error)
+
+
+async def test_slow_server_times_out():
+    [r] = await run_status(["slow"], settings_for(site), timeout=0.3)
+    assert r.status == "timeout"
+    assert r.duration_s < 2
+
+
+for test in (
+    test_components_and_incidents,
+    test_not_configured_without_key,
+    test_server_error_is_a_result_and_the_key_is_redacted,
+    test_slow_server_times_out,
+):
+    await test()
+    print("passed:", test.__name__)
+"""),
+    code("""
+await site.stop()
+"""),
+    md("""
+## Packaging it with an entry point
+
+intgkit discovers integrations through the `intgkit.integrations` entry-point group, which is
+also how its own built-in integrations arrive. In your package's `pyproject.toml`:
+
+```toml
+[project.entry-points."intgkit.integrations"]
+status_page = "acme_status:StatusPage"
+```
+
+The value names an integration object, a class (instantiated without arguments) or a callable
+returning one or a list of them. After `pip install acme-status`, the default registry (which
+`@intgkit.integration` and `IntegrationRunner()` use) loads it on first use, and so does
+`IntegrationRegistry().load_entrypoints()`.
+
+To see discovery work for real without installing anything, write what `pip install` would
+leave behind into a temporary folder, a module plus its `.dist-info` with `entry_points.txt`,
+and put that folder on `sys.path`:
+"""),
+    code("""
+PLUGIN = '''
+class Uptime:
+    name = "acme_uptime"
+    title = "ACME uptime"
+    settings = ()
+
+    def is_configured(self):
+        return True
+
+    async def fetch(self, target):
+        return {"uptime": [{"service": target, "uptime_pct": 99.95}]}
+'''
+
+tmp = tempfile.TemporaryDirectory()
+root = Path(tmp.name)
+(root / "acme_status.py").write_text(PLUGIN)
+dist_info = root / "acme_status-0.1.0.dist-info"
+dist_info.mkdir()
+(dist_info / "METADATA").write_text("Metadata-Version: 2.1\\nName: acme-status\\nVersion: 0.1.0\\n")
+(dist_info / "entry_points.txt").write_text("[intgkit.integrations]\\nacme_uptime = acme_status:Uptime\\n")
+print(sorted(str(p.relative_to(root)) for p in root.rglob("*")))
+"""),
+    code("""
+sys.path.insert(0, str(root))
+importlib.invalidate_caches()
+
+plugins = intgkit.IntegrationRegistry()  # reads the intgkit.integrations group
+loaded = plugins.load_entrypoints()
+print("loaded", loaded, "integrations:", plugins.names())
+print("load errors:", plugins.load_errors)
+"""),
+    code("""
+results = await intgkit.IntegrationRunner(plugins).arun("acme_uptime", targets=["api", "web"])
+results.to_frame("uptime")
+"""),
+    code("""
+sys.path.remove(str(root))
+sys.modules.pop("acme_status", None)
+tmp.cleanup()
+"""),
+)
+
+# ------------------------------------------------------------------------------------------------
+notebook(
     "05_audit_local_site",
     md("""
 # Auditing a local test site with the built-in integrations
