@@ -289,13 +289,16 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             self._live = False
             self.run_button.disabled = False
             self.cancel_button.disabled = True
-            if results is not None:
-                self.results = results
-                self._finish(results, cancelled)
-            else:
-                self.progress.bar_style = "danger"
-                self._render_status()
-            self._ensure_ticker()
+            try:
+                if results is not None:
+                    self.results = results
+                    self._finish(results, cancelled)
+                else:
+                    self.progress.bar_style = "danger"
+                    self._render_status()
+                self._ensure_ticker()
+            except Exception as exc:  # noqa: BLE001 - nothing may escape the task unseen
+                self._show_error(exc)
         return results
 
     def _on_result(self, result: IntegrationResult) -> None:
@@ -384,7 +387,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self._last_render = time.monotonic()
         if self._live:
             self.progress_label.value = f"{self.progress.value}/{self.progress.max}"
-        self.status.value = status_table(self.runner, self._rows, self._titles)
+        self.status.value = _status_table(self.runner, self._rows, self._titles)
 
     def _ensure_ticker(self) -> None:
         """Keep an open breaker's countdown moving after a run, while the kernel loop runs."""
@@ -432,7 +435,7 @@ def _timeout_placeholder(timeout: float | None) -> str:
     return f"default ({timeout:g} s)" if timeout is not None else "default (no limit)"
 
 
-def status_table(runner: IntegrationRunner, rows: dict[str, _Row], titles: dict[str, str]) -> str:
+def _status_table(runner: IntegrationRunner, rows: dict[str, _Row], titles: dict[str, str]) -> str:
     """The live table: per integration its breaker, fail counter, countdown and last result.
 
     An integration with per-target breakers shows its worst breaker, and how many are open.
