@@ -145,6 +145,9 @@ def section_frame(results: Results, section: str, *, flatten: bool = False) -> p
         flatten: expand nested mappings into dotted columns (``{"a": {"b": 1}}`` -> ``a.b``);
             lists and empty mappings stay values. Otherwise nested values stay intact in
             object columns.
+
+    A row's own ``integration`` / ``target`` key that differs from its result's is kept in
+    ``row_integration`` / ``row_target`` (see the module docstring), never overwritten.
     """
     if not isinstance(section, str):
         raise UsageError(f"a section is named by a string, got {type(section).__name__} {section!r}")
@@ -241,8 +244,18 @@ class _Builder:
     def add(self, result: IntegrationResult, rows: Any, section: str) -> None:
         if isinstance(rows, pd.DataFrame):
             self._add_frame(result, rows, section)
-        else:
-            self._add_rows(result, rows if isinstance(rows, Sequence) else list(rows))
+            return
+        if isinstance(rows, Mapping):
+            rows = (rows,)
+        elif not isinstance(rows, Sequence):
+            rows = list(rows)
+        bad = next((r for r in rows if type(r) is not dict and not isinstance(r, Mapping)), None)
+        if bad is not None:
+            raise UsageError(
+                f"section {section!r} of {result.integration!r} (target {result.target!r}) has a row "
+                f"that is a {type(bad).__name__}; rows are mappings (one per row) or a DataFrame"
+            )
+        self._add_rows(result, rows)
 
     def _add_rows(self, result: IntegrationResult, rows: Sequence[Mapping[Any, Any]]) -> None:
         m = len(rows)

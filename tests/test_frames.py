@@ -606,3 +606,17 @@ def test_neutralize_frame_prefixes_formula_text_only() -> None:
     assert list(out["o"]) == ["'@x", 1, None, "'-"]
     assert list(out["c"].astype(str)) == ["'+a", "b", "'+a", "b"]
     assert list(out["n"]) == [-1, 2, 3, 4] and frame["t"].iloc[0] == "=1"
+
+
+def test_rows_that_are_not_mappings_are_a_clear_error() -> None:
+    """A hand-built section whose rows are tuples names the section and what rows must be."""
+    results = IntegrationResults([result(sections={"s": [("a", 1)]})])
+    with pytest.raises(UsageError, match=r"section 's' of 'dns'.*tuple.*mappings"):
+        results.to_frame("s")
+
+
+def test_a_single_mapping_as_rows_is_one_row() -> None:
+    """A section built with one mapping instead of a list of them gives one row."""
+    section = IntegrationSection("s", {"a": 1})
+    frame = IntegrationResults([IntegrationResult("dns", "t", Status.OK, (section,))]).to_frame("s")
+    assert list(frame["a"]) == [1]
