@@ -173,15 +173,15 @@ forecast.groupby("target")["temp_c"].mean()
 ## CSV export
 
 `results.to_csv(folder)` writes `summary.csv`, one CSV per section and a `manifest.json` with
-the dtypes, atomically (a folder holds a whole export or none). `intgkit.frames.read_csv`
-reads the same frames back, dtypes included.
+the dtypes, atomically (a folder holds a whole export or none). `intgkit.read_csv` reads the
+same frames back, dtypes included.
 """),
     code("""
 frames = results.to_frames()
 with tempfile.TemporaryDirectory() as tmp:
     folder = results.to_csv(Path(tmp) / "export")
     print("written:", sorted(p.name for p in folder.iterdir()))
-    back = intgkit.frames.read_csv(folder)
+    back = intgkit.read_csv(folder)
 
 for name, frame in frames.items():
     pd.testing.assert_frame_equal(back[name], frame)  # raises if anything differs
