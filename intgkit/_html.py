@@ -24,35 +24,41 @@ MAX_ROWS = 200
 
 def badge(text: str, colour: str) -> str:
     """A small coloured label."""
-    return (f'<span style="background:{colour};color:#fff;border-radius:3px;padding:0 4px;'
-            f'font-size:85%">{escape(text)}</span>')
+    return (
+        f'<span style="background:{colour};color:#fff;border-radius:3px;padding:0 4px;'
+        f'font-size:85%">{escape(text)}</span>'
+    )
 
 
 def results_html(results: Iterable[IntegrationResult], title: str) -> str:
     """A table of results: status badge, integration, target, duration, sections or error."""
     items = list(results)
-    counts = {s: 0 for s in Status}
+    counts = dict.fromkeys(Status, 0)
     for r in items:
         counts[r.status] += 1
     summary = " ".join(badge(f"{n} {s.value}", STATUS_COLOURS[s]) for s, n in counts.items() if n)
     rows = []
     for r in items[:MAX_ROWS]:
         detail = (
-            f"{escape(r.error_type or '')}: {escape(r.error or '')}" if r.error_type
+            f"{escape(r.error_type or '')}: {escape(r.error or '')}"
+            if r.error_type
             else escape(", ".join(f"{s.name} ({s.n_rows})" for s in r.sections))
         )
         rows.append(
             f"<tr><td>{badge(r.status.value, STATUS_COLOURS[r.status])}</td>"
-            f"<td>{escape(r.integration)}</td><td>{escape(str(r.target) if r.target is not None else '')}</td>"
+            f"<td>{escape(r.integration)}</td>"
+            f"<td>{escape(str(r.target) if r.target is not None else '')}</td>"
             f"<td style='text-align:right'>{r.duration_s:.3f}s</td><td>{escape(r.breaker_state)}</td>"
             f"<td style='text-align:left'>{detail}</td></tr>"
         )
-    more = (f"<tr><td colspan=6>… {len(items) - MAX_ROWS} more</td></tr>" if len(items) > MAX_ROWS else "")
+    more = f"<tr><td colspan=6>… {len(items) - MAX_ROWS} more</td></tr>" if len(items) > MAX_ROWS else ""
     return (
         f"<div><strong>{escape(title)}</strong>: {len(items)} results {summary}"
         "<table><thead><tr><th>status</th><th>integration</th><th>target</th><th>duration</th>"
         "<th>breaker</th><th>sections / error</th></tr></thead><tbody>"
-        + "".join(rows) + more + "</tbody></table></div>"
+        + "".join(rows)
+        + more
+        + "</tbody></table></div>"
     )
 
 
@@ -63,12 +69,14 @@ def breakers_html(board: BreakerBoard) -> str:
         state = b.state
         opened = b.opened_at.isoformat(timespec="seconds") if b.opened_at else ""
         rows.append(
-            f"<tr><td>{escape(b.cb.name or '')}</td><td>{badge(state, BREAKER_COLOURS.get(state, '#6e7781'))}</td>"
+            f"<tr><td>{escape(b.cb.name or '')}</td>"
+            f"<td>{badge(state, BREAKER_COLOURS.get(state, '#6e7781'))}</td>"
             f"<td>{b.fail_counter}</td><td>{escape(opened)}</td><td>{b.cb.reset_timeout:g}</td>"
             f"<td>{b.seconds_until_probe():.0f}</td></tr>"
         )
     return (
         "<table><thead><tr><th>breaker</th><th>state</th><th>fail_counter</th><th>opened_at</th>"
         "<th>reset_timeout</th><th>seconds_until_probe</th></tr></thead><tbody>"
-        + "".join(rows) + "</tbody></table>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
