@@ -5,8 +5,11 @@ IntegrationResult whatever the integration does (raise, hang, block, return garb
 runner raises only for caller mistakes, and only before any work starts (see plan()).
 
 Design notes (docs/architecture.md has the long form):
-- A fixed pool of ``max_concurrency`` worker coroutines pulls calls from one iterator, so a run
-  of 100,000 calls holds 32 tasks, not 100,000, and calls start in selection order.
+- At most ``max_concurrency`` worker tasks take calls in selection order, so a run of 100,000
+  calls holds 32 tasks, not 100,000; they start on demand (_Workers), so calls that end without
+  waiting (open breakers, no-ops) share one task.
+- One timer per run keeps every call's time limit (_Deadlines), with asyncio.timeout()'s
+  semantics and without a TimerHandle per call. docs/performance.md has the measurements.
 - Plain ``def`` integrations run in daemon threads, so a blocking call cannot stall the loop or
   outlive its timeout from the caller's point of view.
 - A call cancelled because the *caller* cancelled the run counts as neither success nor failure
@@ -21,7 +24,7 @@ import heapq
 import inspect
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -328,28 +331,18 @@ class IntegrationRunner:
             pool = DaemonPool(min(limit, len(calls)))
         loop = asyncio.get_running_loop()
         deadlines = _Deadlines(loop)
-        iterator = iter(calls)
         counts = dict.fromkeys(Status, 0)
 
-        async def worker() -> None:
-            task = asyncio.current_task()
-            assert task is not None
-            for call in iterator:
-                result = await self._call(call, loop, pool, log, deadlines, task)
-                counts[result.status] += 1
-                sink(call, result)
+        async def work(call: _Call, task: asyncio.Task[Any]) -> None:
+            result = await self._call(call, loop, pool, log, deadlines, task)
+            counts[result.status] += 1
+            sink(call, result)
 
-        workers = [loop.create_task(worker()) for _ in range(min(limit, len(calls)))]
         outcome = "finished"
         try:
-            if workers:
-                await asyncio.gather(*workers)
+            await _Workers(loop, calls, limit, work).run()
         except BaseException:
             outcome = "cancelled"
-            for w in workers:
-                w.cancel()
-            if workers:
-                await asyncio.wait(workers)
             raise
         finally:
             deadlines.close()
@@ -551,6 +544,94 @@ class IntegrationRunner:
             f"IntegrationRunner(timeout={self.timeout}, fail_max={self.breakers.fail_max}, "
             f"reset_timeout={self.breakers.reset_timeout:g}, max_concurrency={self.max_concurrency})"
         )
+
+
+class _Workers:
+    """Up to ``limit`` worker tasks taking calls in order, started as the calls need them.
+
+    ``limit`` tasks started up front cost a task per call when calls end without waiting (an
+    open breaker, an unconfigured integration, a cached answer): each task runs one call and
+    exits. So workers start on demand: a worker that takes a call asks for a check on the
+    next turn of the loop; by then every started worker is waiting inside a call (one whose
+    call ended at once has moved on to the next), so the check starts as many new workers as
+    are running, doubling up to the limit and the calls left. ``limit`` waiting calls are in
+    flight within log2(limit) turns of the loop; calls that never wait share one task.
+    """
+
+    __slots__ = ("_calls", "_check_pending", "_context", "_done", "_limit", "_live", "_loop",
+                 "_next", "_stopping", "_tasks", "_work")  # fmt: skip
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        calls: Sequence[_Call],
+        limit: int,
+        work: Callable[[_Call, asyncio.Task[Any]], Awaitable[None]],
+    ) -> None:
+        self._loop = loop
+        self._calls = calls
+        self._limit = limit
+        self._work = work
+        self._next = 0
+        self._live = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._check_pending = False
+        self._stopping = False
+        self._done: asyncio.Future[None] = loop.create_future()
+        # each worker runs in its own copy of the run's context, as create_task in the run would
+        self._context = contextvars.copy_context()
+
+    async def run(self) -> None:
+        """Until every call has finished; on an exception (or cancellation) cancel the rest."""
+        if not self._calls:
+            return
+        self._start(1)
+        try:
+            await self._done
+        except BaseException:
+            self._stopping = True
+            for t in self._tasks:
+                t.cancel()
+            await asyncio.wait(self._tasks)
+            raise
+
+    def _start(self, n: int) -> None:
+        for _ in range(n):
+            task = self._loop.create_task(self._worker(), context=self._context.copy())
+            self._live += 1
+            self._tasks.append(task)
+            task.add_done_callback(self._exited)
+
+    async def _worker(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        calls, work = self._calls, self._work
+        n = len(calls)
+        while (i := self._next) < n:
+            self._next = i + 1
+            if not self._check_pending and self._live < self._limit:
+                self._check_pending = True
+                self._loop.call_soon(self._check, context=self._context)
+            await work(calls[i], task)
+
+    def _check(self) -> None:
+        self._check_pending = False
+        if self._stopping:
+            return
+        more = min(self._live, self._limit - self._live, len(self._calls) - self._next)
+        if more > 0:
+            self._start(more)
+
+    def _exited(self, task: asyncio.Task[None]) -> None:
+        self._live -= 1
+        if self._done.done():
+            return
+        if task.cancelled():
+            self._done.cancel()
+        elif (exc := task.exception()) is not None:
+            self._done.set_exception(exc)
+        elif self._live == 0:
+            self._done.set_result(None)
 
 
 class _Deadlines:

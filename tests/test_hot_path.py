@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import dataclasses
 from datetime import UTC, datetime
 
@@ -67,3 +69,57 @@ async def test_open_breaker_message_follows_the_breaker_settings() -> None:
         assert last.status is Status.CIRCUIT_OPEN
         assert f"after {fail_max} consecutive failures" in (last.error or "")
         assert f"reset_timeout={reset:g} s" in (last.error or "")
+
+
+async def test_workers_reach_the_concurrency_limit_and_never_pass_it() -> None:
+    """Workers start on demand, yet calls that wait reach max_concurrency in flight, never more."""
+    registry = intgkit.IntegrationRegistry(None)
+    in_flight = peak = 0
+
+    @intgkit.integration(registry=registry)
+    async def wait(target):  # type: ignore[no-untyped-def]
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return {}
+
+    for limit in (1, 7, 64):
+        peak = 0
+        runner = intgkit.IntegrationRunner(registry, max_concurrency=limit)
+        results = await runner.arun(["wait"], [f"t{i}" for i in range(3 * limit + 1)])
+        assert all(r.ok for r in results) and peak == limit, (limit, peak)
+
+
+async def test_calls_that_never_wait_share_one_task() -> None:
+    """Calls that end without waiting (here: no-ops) do not get a task each."""
+    registry = intgkit.IntegrationRegistry(None)
+    tasks: set[int] = set()
+
+    @intgkit.integration(registry=registry)
+    async def noop(target):  # type: ignore[no-untyped-def]
+        tasks.add(id(asyncio.current_task()))
+        return {}
+
+    results = await intgkit.IntegrationRunner(registry, max_concurrency=1000).arun(
+        ["noop"], [f"t{i}" for i in range(1000)]
+    )
+    assert all(r.ok for r in results) and len(tasks) == 1
+
+
+async def test_calls_see_the_callers_context() -> None:
+    """Every worker runs in a copy of the caller's context, also those started later."""
+    registry = intgkit.IntegrationRegistry(None)
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+
+    @intgkit.integration(registry=registry)
+    async def read(target):  # type: ignore[no-untyped-def]
+        seen.append(var.get())
+        await asyncio.sleep(0.01)
+        return {}
+
+    var.set("caller")
+    await intgkit.IntegrationRunner(registry, max_concurrency=16).arun(["read"], [f"t{i}" for i in range(64)])
+    assert seen == ["caller"] * 64
