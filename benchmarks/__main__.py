@@ -27,6 +27,9 @@ MODULES = [
     ("import", "benchmarks.bench_import"),
 ]
 
+#: Case numbers (the issue's) for modules whose rows do not carry one.
+PREFIX = {"frames": "6 frames: "}
+
 
 def _value(r: Row, side: str) -> tuple[float | None, str]:
     """The row's measurement for ``side`` (intgkit or baseline) and its unit, whatever the key."""
@@ -144,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
             crashed = True
             notes.append(f"{name}: CRASHED\n{traceback.format_exc()}")
             continue
+        prefix = PREFIX.get(name)
+        if prefix:  # number the rows of modules that do not number their own
+            got = [
+                r if str(r.get("case", "")).startswith(prefix[0]) else {**r, "case": prefix + str(r["case"])}
+                for r in got
+            ]
         rows.extend(got)
         print(f"  {name}: {len(got)} rows in {time.perf_counter() - t0:.1f} s", flush=True)
 

@@ -43,6 +43,17 @@ def _noop_functions(n: int) -> list[Callable[[str | None], Coroutine[Any, Any, d
     return [make() for _ in range(n)]
 
 
+def _yielding_functions(n: int) -> list[Callable[[str | None], Coroutine[Any, Any, dict[str, Any]]]]:
+    def make() -> Callable[[str | None], Coroutine[Any, Any, dict[str, Any]]]:
+        async def yields(target: str | None) -> dict[str, Any]:
+            await asyncio.sleep(0)  # waits once, as any call doing I/O does
+            return {}
+
+        return yields
+
+    return [make() for _ in range(n)]
+
+
 def _registry(
     funcs: list[Callable[..., Any]], prefix: str, **kw: Any
 ) -> tuple[IntegrationRegistry, list[str]]:
@@ -134,12 +145,16 @@ def case_overhead(quick: bool) -> list[Row]:
     reg, names = _registry(funcs, "noop")
     targets = _targets(n_tgt)
     concurrency = min(OVERHEAD_CONCURRENCY, n)
+    yfuncs = _yielding_functions(n_int)
+    yreg, ynames = _registry(yfuncs, "yields")
     t = interleaved(
         {
             "intgkit": _run(lambda: _intgkit(reg, names, targets, concurrency, n)),
             "intgkit_default": _run(lambda: _intgkit(reg, names, targets, 32, n)),
             "a": _run(lambda: _gather_bare(funcs, list(targets))),
             "b": _run(lambda: _gather_resilient(funcs, list(targets))),
+            "y_intgkit": _run(lambda: _intgkit(yreg, ynames, targets, concurrency, n)),
+            "y_b": _run(lambda: _gather_resilient(yfuncs, list(targets))),
         },
         repeats,
     )
@@ -150,6 +165,14 @@ def case_overhead(quick: bool) -> list[Row]:
         row(f"{label} vs (b), stretch", t["intgkit"], t["b"], 1.0, note="resilience at no extra cost"),
         row(f"{label} vs bare gather (a)", t["intgkit"], t["a"], None, note="the floor; information"),
         row("1 overhead: baseline (b) vs (a)", t["b"], t["a"], None, note="what the naive loop costs"),
+        row(
+            f"1 overhead: {n:,} calls that each wait once, vs (b) of the same",
+            t["y_intgkit"],
+            t["y_b"],
+            1.2,
+            note="await asyncio.sleep(0) in each call: every call suspends, so every worker starts "
+            "(the no-op calls above never wait and share one worker task)",
+        ),
         row(
             f"{label}, max_concurrency=32, vs (b)",
             t["intgkit_default"],

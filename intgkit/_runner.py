@@ -54,7 +54,6 @@ OnResult = Callable[[IntegrationResult], Any]
 
 #: Status.value is an enum property; a dict lookup is a fraction of its cost per result.
 _STATUS_VALUE = {s: s.value for s in Status}
-_REJECTED: dict[tuple[str | None, int, float], str] = {}
 
 
 @dataclass(slots=True)
@@ -332,9 +331,10 @@ class IntegrationRunner:
         loop = asyncio.get_running_loop()
         deadlines = _Deadlines(loop)
         counts = dict.fromkeys(Status, 0)
+        rejections: dict[Breaker, str] = {}  # an open breaker's message, built once per run
 
         async def work(call: _Call, task: asyncio.Task[Any]) -> None:
-            result = await self._call(call, loop, pool, log, deadlines, task)
+            result = await self._call(call, loop, pool, log, deadlines, task, rejections)
             counts[result.status] += 1
             sink(call, result)
 
@@ -363,6 +363,7 @@ class IntegrationRunner:
         log: Any,
         deadlines: _Deadlines,
         task: asyncio.Task[Any],
+        rejections: dict[Breaker, str],
     ) -> IntegrationResult:
         """One call, start to result; ``task`` is the worker task it runs in."""
         spec = call.spec
@@ -391,7 +392,12 @@ class IntegrationRunner:
         timeout = spec.timeout
         admitted = breaker.admit(timeout or 0.0)
         if admitted == REJECT:
-            return self._rejected(call, log, started_at, t0)
+            error = rejections.get(breaker)
+            if error is None:
+                error = rejections[breaker] = _rejection(breaker)
+            return self._finish(
+                call, log, Status.CIRCUIT_OPEN, started_at, t0, error_type="CircuitOpen", error=error
+            )
         # The call's time limit, with asyncio.timeout()'s semantics but no timer of its own (see
         # _Deadlines): the deadline cancels this task, and a cancellation that was ours alone
         # (no new cancel request from the caller) becomes a timeout result.
@@ -433,22 +439,6 @@ class IntegrationRunner:
         if spec.secrets:
             out = _redact_sections(out, spec.secrets)
         return self._finish(call, log, Status.OK, started_at, t0, sections=out)
-
-    def _rejected(self, call: _Call, log: Any, started_at: datetime, t0: float) -> IntegrationResult:
-        cb = call.breaker.cb
-        key = (cb.name, cb.fail_max, cb.reset_timeout)
-        error = _REJECTED.get(key)
-        if error is None:  # one message per breaker setting, not one f-string per rejected call
-            error = (
-                f"circuit breaker {cb.name!r} is open after {cb.fail_max} consecutive failures; "
-                f"the call was not made (a probe is allowed after reset_timeout={cb.reset_timeout:g} s)"
-            )
-            if len(_REJECTED) > 4096:
-                _REJECTED.clear()
-            _REJECTED[key] = error
-        return self._finish(
-            call, log, Status.CIRCUIT_OPEN, started_at, t0, error_type="CircuitOpen", error=error
-        )
 
     def _timed_out(
         self,
@@ -720,6 +710,14 @@ _EXPIRED = "expired"
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+def _rejection(breaker: Breaker) -> str:
+    cb = breaker.cb
+    return (
+        f"circuit breaker {cb.name!r} is open after {cb.fail_max} consecutive failures; "
+        f"the call was not made (a probe is allowed after reset_timeout={cb.reset_timeout:g} s)"
+    )
 
 
 def _validate_concurrency(value: object) -> int:
