@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
+#: Longest outside text kept in a row, as the MDN HTTP Observatory clips its data.
+MAX_CELL = 1024
 FINDING_COLUMNS = (
     "integration",
     "target",
@@ -61,3 +63,52 @@ def finding(
     }
     row.update(extra)
     return row
+
+
+def clip(text: str | None, limit: int = MAX_CELL) -> str | None:
+    """Outside text cut to ``limit`` characters (an ellipsis marks the cut); None stays None."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+class Findings:
+    """Collects one target's findings rows, with the observed value and detail clipped.
+
+    Args:
+        integration: the integration's name, repeated in every row.
+        target: the target the findings are about.
+        columns: extra columns with the same value in every row (e.g. ``zone=``).
+    """
+
+    def __init__(self, integration: str, target: str | None, **columns: Any) -> None:
+        self.integration = integration
+        self.target = target
+        self.columns = columns
+        self.rows: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        check: str,
+        result_id: str,
+        passed: bool,
+        severity: str,
+        observed: Any = None,
+        expected: Any = None,
+        detail: str = "",
+    ) -> None:
+        """Append one finding (see :func:`finding` for the columns)."""
+        self.rows.append(
+            finding(
+                self.integration,
+                self.target,
+                check=check,
+                result_id=result_id,
+                passed=passed,
+                severity=severity,
+                observed=clip(_text(observed)),
+                expected=expected,
+                detail=clip(detail) or "",
+                **self.columns,
+            )
+        )

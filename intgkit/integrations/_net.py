@@ -75,7 +75,7 @@ def parse_target(target: str | None, default_scheme: str = "https") -> Target:
     if scheme not in DEFAULT_PORTS:
         raise ValueError(f"target {target!r}: scheme must be http or https, got {scheme!r}")
     host = (parts.hostname or "").rstrip(".").lower()
-    if not host or not (_HOST.match(host) or _is_ip(host)):
+    if not host or not (_HOST.match(host) or is_ip(host)):
         raise ValueError(f"target {target!r} is not a host name or a URL with a host")
     try:
         port = parts.port
@@ -91,7 +91,8 @@ def parse_target(target: str | None, default_scheme: str = "https") -> Target:
     )
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
+    """Whether ``host`` is an IPv4 or IPv6 address literal."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -51,7 +51,7 @@ from urllib.parse import urlsplit
 
 from .._log import logger
 from .._settings import Setting
-from ._findings import finding
+from ._findings import MAX_CELL, Findings, clip
 from ._net import CA_BUNDLE, client_session, is_loopback, parse_target
 
 if TYPE_CHECKING:
@@ -92,7 +92,6 @@ ZONES_PER_PAGE = 50  # the API's maximum for /zones
 RECORDS_PER_PAGE = 100  # the API's default for /dns_records
 MAX_PAGES = 1000  # a server that never stops paginating is a broken server
 MAX_BODY = 16 * 1024 * 1024
-MAX_CELL = 1024
 MAX_ATTEMPTS = 6  # per request, 429s included
 RETRY_MARGIN = 0.5  # seconds the retried request itself needs before the deadline
 
@@ -553,47 +552,19 @@ async def _read_zone(api: _Api, zone: dict[str, Any]) -> _ZoneData:
 
 
 def _cell(value: Any, limit: int = MAX_CELL) -> Any:
-    """Outside text, cut to ``limit`` characters."""
-    if isinstance(value, str) and len(value) > limit:
-        return value[: limit - 1] + "…"
-    return value
+    """Outside text, cut to ``limit`` characters; other values as they are."""
+    return clip(value, limit) if isinstance(value, str) else value
 
 
 def _json(value: Any) -> str:
     return str(_cell(json.dumps(value, sort_keys=True, default=str)))
 
 
-class _Findings:
-    """Collects the findings of one zone."""
+class _Findings(Findings):
+    """Collects the findings of one zone (the zone is also a column of its own)."""
 
     def __init__(self, zone: str) -> None:
-        self.zone = zone
-        self.rows: list[dict[str, Any]] = []
-
-    def add(
-        self,
-        check: str,
-        result_id: str,
-        passed: bool,
-        severity: str,
-        observed: Any = None,
-        expected: Any = None,
-        detail: str = "",
-    ) -> None:
-        self.rows.append(
-            finding(
-                NAME,
-                self.zone,
-                check=check,
-                result_id=result_id,
-                passed=passed,
-                severity=severity,
-                observed=_cell(observed if not isinstance(observed, (dict, list)) else _json(observed)),
-                expected=expected,
-                detail=detail,
-                zone=self.zone,
-            )
-        )
+        super().__init__(NAME, zone, zone=zone)
 
     def unknown(self, check: str, why: _Unavailable) -> None:
         self.add(

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._settings import Setting
-from ._findings import finding
+from ._findings import Findings, clip
 from ._net import CA_BUNDLE, RESOLVE, client_session, parse_target
 
 if TYPE_CHECKING:
@@ -53,7 +53,6 @@ NAMESERVER = Setting(
     description="address[:port] of the DNS server to ask (default: the system resolver)",
 )
 
-MAX_FIELD = 1024  # longest text kept from outside data, as the HTTP Observatory does
 MAX_SPF_LOOKUPS = 10
 MAX_VOID_LOOKUPS = 2
 MAX_SPF_WALK = 50  # terms evaluated at most: past the limit the answer is known, stop asking
@@ -82,12 +81,6 @@ _OK = ("NOERROR", "NODATA")
 
 class DnsTimeoutError(TimeoutError):
     """The nameserver did not answer the domain's first query: nothing could be checked."""
-
-
-def _clip(text: str | None, limit: int = MAX_FIELD) -> str | None:
-    if text is None or len(text) <= limit:
-        return text
-    return text[: limit - 1] + "…"
 
 
 @dataclass(slots=True)
@@ -275,37 +268,12 @@ class _Run:
         self.resolve = resolve
         self.http_timeout = http_timeout
         self.cache: dict[tuple[str, str], _Answer] = {}
-        self.findings: list[dict[str, Any]] = []
+        self.findings = Findings("dns_email", domain)
+        self.add = self.findings.add
         self.records: list[dict[str, Any]] = []
         self.facts: dict[str, list[dict[str, Any]]] = {"spf": [], "dmarc": [], "mta_sts": [], "caa": []}
 
     # -- plumbing -----------------------------------------------------------------------------
-
-    def add(
-        self,
-        check: str,
-        result_id: str,
-        passed: bool,
-        severity: str,
-        observed: Any = None,
-        expected: Any = None,
-        detail: str = "",
-    ) -> None:
-        if isinstance(observed, str):
-            observed = _clip(observed)
-        self.findings.append(
-            finding(
-                "dns_email",
-                self.domain,
-                check=check,
-                result_id=result_id,
-                passed=passed,
-                severity=severity,
-                observed=observed,
-                expected=expected,
-                detail=detail,
-            )
-        )
 
     def unknown(self, check: str, prefix: str, answer: _Answer, name: str, rdtype: str) -> None:
         self.add(
@@ -338,9 +306,9 @@ class _Run:
             )
         except dns.resolver.NoNameservers as exc:
             status = "SERVFAIL" if "SERVFAIL" in str(exc) else "ERROR"
-            out = _Answer(status, error=_clip(f"DNS server {self.server}: {exc}", 300))
+            out = _Answer(status, error=clip(f"DNS server {self.server}: {exc}", 300))
         except dns.exception.DNSException as exc:
-            out = _Answer("ERROR", error=_clip(f"{type(exc).__name__}: {exc}", 300))
+            out = _Answer("ERROR", error=clip(f"{type(exc).__name__}: {exc}", 300))
         else:
             rdata = list(ans.rrset) if ans.rrset is not None else []
             out = _Answer(
@@ -360,7 +328,7 @@ class _Run:
         }
         if out.texts:
             for text in out.texts:
-                self.records.append({**base, "raw_record": _clip(text), "ttl": ttl, "error": None})
+                self.records.append({**base, "raw_record": clip(text), "ttl": ttl, "error": None})
         else:
             self.records.append({**base, "raw_record": None, "ttl": None, "error": out.error})
         return out
@@ -392,7 +360,7 @@ class _Run:
         return self.sections()
 
     def sections(self) -> dict[str, list[dict[str, Any]]]:
-        return {"findings": self.findings, "dns_records": self.records, **self.facts}
+        return {"findings": self.findings.rows, "dns_records": self.records, **self.facts}
 
     # SPF ---------------------------------------------------------------------------------------
 
@@ -574,7 +542,7 @@ class _Run:
                 "name_queried": domain,
                 "via": via,
                 "depth": depth,
-                "raw_record": _clip(record),
+                "raw_record": clip(record),
                 "all": f"{all_q}all" if all_q else None,
                 "redirect": redirect,
                 "terms": len(terms),
@@ -689,18 +657,18 @@ class _Run:
                 "domain": self.domain,
                 "name_queried": name,
                 "location": location,
-                "raw_record": _clip(records[0]),
+                "raw_record": clip(records[0]),
                 "p": p,
                 "sp": sp,
                 "np": tags.get("np", sp),
                 "adkim": tags.get("adkim", "r"),
                 "aspf": tags.get("aspf", "r"),
                 "fo": tags.get("fo", "0"),
-                "rua": _clip(tags.get("rua")),
-                "ruf": _clip(tags.get("ruf")),
+                "rua": clip(tags.get("rua")),
+                "ruf": clip(tags.get("ruf")),
                 "applied_policy": applied,
-                "errors": _clip("; ".join(errors)),
-                "warnings": _clip("; ".join(warnings)),
+                "errors": clip("; ".join(errors)),
+                "warnings": clip("; ".join(warnings)),
             }
         ]
         where = f" (found at the organisational domain {org})" if location != "domain" else ""
@@ -816,7 +784,7 @@ class _Run:
             return
         fact: dict[str, Any] = {
             "domain": self.domain,
-            "txt_record": _clip(records[0]),
+            "txt_record": clip(records[0]),
             "id": None,
             "policy_url": f"https://mta-sts.{self.domain}/.well-known/mta-sts.txt",
             "http_status": None,
@@ -836,7 +804,7 @@ class _Run:
             k.strip().lower(): v.strip()
             for k, _, v in (p.partition("=") for p in records[0].split(";") if p.strip())
         }
-        fact["id"] = _clip(tags.get("id"), 64)
+        fact["id"] = clip(tags.get("id"), 64)
         if not _STS_ID.match(tags.get("id", "")):
             problems.append("the id tag must be 1 to 32 letters or digits")
         if problems:
@@ -869,10 +837,10 @@ class _Run:
             version=policy.get("version"),
             mode=policy.get("mode"),
             max_age=policy.get("max_age"),
-            mx=_clip(json.dumps(policy.get("mx", []))),
+            mx=clip(json.dumps(policy.get("mx", []))),
         )
         if perrors:
-            fact["error"] = _clip("; ".join(perrors))
+            fact["error"] = clip("; ".join(perrors))
             self.add(
                 "mta_sts",
                 "mta-sts-invalid-policy",
@@ -951,11 +919,11 @@ class _Run:
                 if len(body) > MAX_POLICY_BYTES:
                     return None, f"the policy is larger than {MAX_POLICY_BYTES} bytes"
                 if resp.content_type != "text/plain":
-                    fact["error"] = f"Content-Type should be text/plain, not {_clip(resp.content_type, 100)}"
+                    fact["error"] = f"Content-Type should be text/plain, not {clip(resp.content_type, 100)}"
                 return body.decode("utf-8", errors="replace"), None
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             message = str(exc) or type(exc).__name__
-            return None, _clip(f"{type(exc).__name__}: {message}", 300)
+            return None, clip(f"{type(exc).__name__}: {message}", 300)
 
     # TLS-RPT, CAA, DNSSEC ------------------------------------------------------------------------
 
@@ -1021,7 +989,7 @@ class _Run:
                         "name_queried": name,
                         "flags": r.flags,
                         "tag": r.tag.decode("ascii", errors="replace"),
-                        "value": _clip(r.value.decode("utf-8", errors="replace")),
+                        "value": clip(r.value.decode("utf-8", errors="replace")),
                     }
                     for r in answer.rdata
                 ]
@@ -1142,7 +1110,7 @@ def _spf_syntax(record: str) -> list[str]:
                     errors.append(f"{word!r}: {name}= needs a domain")
                 seen_mods.add(name)
             continue
-        errors.append(f"{_clip(word, 80)!r} is not a valid SPF term")
+        errors.append(f"{clip(word, 80)!r} is not a valid SPF term")
     if alls > 1:
         errors.append("all appears more than once")
     return errors
@@ -1159,7 +1127,7 @@ def _parse_dmarc(record: str) -> tuple[dict[str, str], list[str], list[str]]:
         key, sep, value = part.partition("=")
         key, value = key.strip().lower(), value.strip()
         if not sep or not re.fullmatch(r"[a-z]+", key) or not value:
-            errors.append(f"{_clip(part, 80)!r} is not a tag=value pair")
+            errors.append(f"{clip(part, 80)!r} is not a tag=value pair")
             continue
         if i == 0:
             continue  # v=DMARC1, already matched
@@ -1189,7 +1157,7 @@ def _parse_dmarc(record: str) -> tuple[dict[str, str], list[str], list[str]]:
         errors.append(f"psd={tags['psd']} is not y, n or u")
     for key in ("rua", "ruf"):
         uris = [u.strip() for u in tags.get(key, "").split(",") if u.strip()]
-        errors += [f"{key} URI {_clip(u, 80)!r} is not a valid URI" for u in uris if not _URI.match(u)]
+        errors += [f"{key} URI {clip(u, 80)!r} is not a valid URI" for u in uris if not _URI.match(u)]
         if len(uris) > 2:
             warnings.append(f"some reporters send to at most two {key} URIs")
     if "p" not in tags:
@@ -1228,7 +1196,7 @@ def _parse_sts_policy(text: str) -> tuple[dict[str, Any], list[str]]:
         policy["max_age"] = int(age)
     if policy.get("mode") in ("enforce", "testing") and not policy["mx"]:
         errors.append("no mx line")
-    return policy, [_clip(e, 200) or "" for e in errors]
+    return policy, [clip(e, 200) or "" for e in errors]
 
 
 integration = DnsEmail()

@@ -54,8 +54,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._findings import finding
-from ._net import CA_BUNDLE, RESOLVE, parse_endpoints, parse_target, resolve_endpoint, ssl_context
+from ._findings import Findings, clip
+from ._net import (
+    CA_BUNDLE,
+    RESOLVE,
+    is_ip,
+    parse_endpoints,
+    parse_target,
+    resolve_endpoint,
+    ssl_context,
+)
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -63,7 +71,6 @@ if TYPE_CHECKING:
 __all__ = ["TlsCertificate", "integration", "local_protocol_support", "match_hostname"]
 
 NAME = "tls_certificate"
-MAX_TEXT = 1024  # outside data is clipped, as the Observatory clips its rows
 DAY = 86400.0
 LEGACY_CIPHERS = "ALL:@SECLEVEL=0"  # old suites, SHA-1 handshake signatures and small keys allowed
 
@@ -101,20 +108,6 @@ _SIGNATURES: dict[str, tuple[str, str | None]] = {
 }
 _LETS_ENCRYPT = re.compile(r"^Let.s Encrypt")  # testssl.sh's test on the issuer O
 _CABF_398_DAYS_FROM = datetime(2020, 9, 1, tzinfo=UTC)  # testssl.sh: 1598918400
-
-
-def _clip(value: str | None, limit: int = MAX_TEXT) -> str | None:
-    if value is None or len(value) <= limit:
-        return value
-    return value[: limit - 1] + "…"
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _iso(when: datetime) -> str:
@@ -288,20 +281,20 @@ async def _handshake(
             return _Handshake(
                 "cert",
                 verify_code=exc.verify_code,
-                verify_message=_clip(exc.verify_message),
-                error=_clip(str(exc)),
+                verify_message=clip(exc.verify_message),
+                error=clip(str(exc)),
             )
         except TimeoutError:
             return _Handshake("timeout", error=f"no TLS handshake within {timeout:g} s")
         except (ssl.SSLError, OSError, EOFError) as exc:
-            return _Handshake("tls", error=_clip(_describe(exc)))
+            return _Handshake("tls", error=clip(_describe(exc)))
         secured = True
         sslobj = writer.get_extra_info("ssl_object")
         cipher = sslobj.cipher() if sslobj is not None else None
         return _Handshake(
             "ok",
             version=sslobj.version() if sslobj is not None else None,
-            cipher=_clip(cipher[0]) if cipher else None,
+            cipher=clip(cipher[0]) if cipher else None,
             bits=cipher[2] if cipher else None,
             der=sslobj.getpeercert(binary_form=True) if sslobj is not None else None,
         )
@@ -361,7 +354,7 @@ def _parse_certificate(der: bytes) -> _Cert:
         if not attrs:
             return None
         value = attrs[0].value
-        return _clip(value if isinstance(value, str) else value.decode("utf-8", "replace"))
+        return clip(value if isinstance(value, str) else value.decode("utf-8", "replace"))
 
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
@@ -401,9 +394,9 @@ def _parse_certificate(der: bytes) -> _Cert:
         sig_alg = f"rsassaPss with {sig_hash or 'unknown hash'}"
 
     return _Cert(
-        subject=_clip(cert.subject.rfc4514_string()) or "",
+        subject=clip(cert.subject.rfc4514_string()) or "",
         subject_cn=first(cert.subject, NameOID.COMMON_NAME),
-        issuer=_clip(cert.issuer.rfc4514_string()) or "",
+        issuer=clip(cert.issuer.rfc4514_string()) or "",
         issuer_o=first(cert.issuer, NameOID.ORGANIZATION_NAME),
         issuer_cn=first(cert.issuer, NameOID.COMMON_NAME),
         serial=format(cert.serial_number, "X"),
@@ -427,7 +420,7 @@ def match_hostname(
     two labels after it; an IP address matches IP SANs only; the CN counts only without DNS SANs.
     """
     host = host.lower().rstrip(".")
-    if _is_ip(host):
+    if is_ip(host):
         want = ipaddress.ip_address(host)
         return next((ip for ip in ip_addresses if ipaddress.ip_address(ip) == want), None)
     names = list(dns_names) if dns_names else ([common_name] if common_name else [])
@@ -593,7 +586,7 @@ class _Report:
         self.cert, self.verified, self.chain_only, self.peer = cert, verified, chain_only, peer
         self.protocols, self.legacy_note = protocols, legacy_note
         self.now = datetime.now(UTC)
-        self.rows: list[dict[str, Any]] = []
+        self.findings = Findings(NAME, target)
 
     def add(
         self,
@@ -605,18 +598,9 @@ class _Report:
         expected: Any = None,
         detail: str = "",
     ) -> None:
-        self.rows.append(
-            finding(
-                NAME,
-                self.target,
-                check=check,
-                result_id=f"{check.replace('_', '-')}-{outcome}",
-                passed=passed,
-                severity=severity,
-                observed=observed,
-                expected=expected,
-                detail=_clip(detail) or "",
-            )
+        """One finding whose result id is ``<check>-<outcome>``."""
+        self.findings.add(
+            check, f"{check.replace('_', '-')}-{outcome}", passed, severity, observed, expected, detail
         )
 
     def sections(self) -> dict[str, list[dict[str, Any]]]:
@@ -633,13 +617,13 @@ class _Report:
             "host": self.host,
             "port": self.port,
             "address": self.address,
-            "sni": None if _is_ip(self.host) else self.host,
+            "sni": None if is_ip(self.host) else self.host,
             "tls_version": self.peer.version,
             "cipher": self.peer.cipher,
             "bits": self.peer.bits,
             "subject": c.subject,
             "subject_cn": c.subject_cn,
-            "san": _clip(", ".join([*c.dns_names, *c.ip_addresses])),
+            "san": clip(", ".join([*c.dns_names, *c.ip_addresses])),
             "san_match": san_match,
             "issuer": c.issuer,
             "issuer_o": c.issuer_o,
@@ -659,7 +643,7 @@ class _Report:
         }
         for key, (state, _) in self.protocols.items():
             row[key] = state
-        return {"findings": self.rows, "certificate": [row]}
+        return {"findings": self.findings.rows, "certificate": [row]}
 
     # -- checks ----------------------------------------------------------------------------------
     def _chain(self) -> tuple[bool | None, str | None]:

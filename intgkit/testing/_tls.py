@@ -27,6 +27,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..integrations._net import is_ip
+
 if TYPE_CHECKING:
     import trustme
 
@@ -134,7 +136,7 @@ class TlsServer:
     @property
     def resolve(self) -> str:
         """``INTGKIT_RESOLVE`` entries pointing every DNS name of the leaf at this server."""
-        return self.resolve_for(*(n for n in self.names if not _is_ip(n)))
+        return self.resolve_for(*(n for n in self.names if not is_ip(n)))
 
     def resolve_for(self, *names: str) -> str:
         """``INTGKIT_RESOLVE`` entries pointing ``names`` (any, e.g. a name not in the leaf) here."""
@@ -289,7 +291,7 @@ def _custom_rsa_leaf(ca: trustme.CA, spec: TlsServer) -> tuple[bytes, bytes]:
     if spec.common_name:
         attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, spec.common_name))
     sans: list[x509.GeneralName] = [
-        x509.IPAddress(ipaddress.ip_address(n)) if _is_ip(n) else x509.DNSName(n) for n in spec.names
+        x509.IPAddress(ipaddress.ip_address(n)) if is_ip(n) else x509.DNSName(n) for n in spec.names
     ]
     ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     cert = (
@@ -310,13 +312,3 @@ def _custom_rsa_leaf(ca: trustme.CA, spec: TlsServer) -> tuple[bytes, bytes]:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     return key_pem, cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _is_ip(name: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
