@@ -331,7 +331,7 @@ class IntegrationRunner:
         loop = asyncio.get_running_loop()
         deadlines = _Deadlines(loop)
         counts = dict.fromkeys(Status, 0)
-        rejections: dict[Breaker, str] = {}  # an open breaker's message, built once per run
+        rejections: dict[tuple[Breaker, str], str] = {}  # messages, built once per breaker state per run
 
         async def work(call: _Call, task: asyncio.Task[Any]) -> None:
             result = await self._call(call, loop, pool, log, deadlines, task, rejections)
@@ -363,7 +363,7 @@ class IntegrationRunner:
         log: Any,
         deadlines: _Deadlines,
         task: asyncio.Task[Any],
-        rejections: dict[Breaker, str],
+        rejections: dict[tuple[Breaker, str], str],
     ) -> IntegrationResult:
         """One call, start to result; ``task`` is the worker task it runs in."""
         spec = call.spec
@@ -392,9 +392,10 @@ class IntegrationRunner:
         timeout = spec.timeout
         admitted = breaker.admit(timeout or 0.0)
         if admitted == REJECT:
-            error = rejections.get(breaker)
+            key = (breaker, breaker.state)
+            error = rejections.get(key)
             if error is None:
-                error = rejections[breaker] = _rejection(breaker)
+                error = rejections[key] = _rejection(breaker, key[1])
             return self._finish(
                 call, log, Status.CIRCUIT_OPEN, started_at, t0, error_type="CircuitOpen", error=error
             )
@@ -712,8 +713,13 @@ _EXPIRED = "expired"
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _rejection(breaker: Breaker) -> str:
+def _rejection(breaker: Breaker, state: str) -> str:
     cb = breaker.cb
+    if state == "half-open":
+        return (
+            f"circuit breaker {cb.name!r} is half-open and its one probe call is in flight; "
+            f"the call was not made"
+        )
     return (
         f"circuit breaker {cb.name!r} is open after {cb.fail_max} consecutive failures; "
         f"the call was not made (a probe is allowed after reset_timeout={cb.reset_timeout:g} s)"

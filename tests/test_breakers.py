@@ -108,6 +108,8 @@ def test_half_open_lets_exactly_one_probe_through(
     results = runner.run(["svc"], targets=[f"p{i}" for i in range(5)])
     assert len(calls) == 1
     assert sorted(r.status.value for r in results) == ["circuit_open"] * 4 + ["ok"]
+    rejected = [r for r in results if r.status is Status.CIRCUIT_OPEN]
+    assert all("half-open and its one probe call is in flight" in (r.error or "") for r in rejected)
     assert runner.breakers["svc"].state == "closed"
     assert all(r.ok for r in runner.run(["svc"], targets=["x", "y"]))
 
