@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -22,68 +21,24 @@ from ._runner import IntegrationRunner
 if TYPE_CHECKING:
     import pandas as pd
 
-SITE = "site.test"
-SHOP = "shop.site.test"
-DEMO_TOKEN = "demo-token-not-a-secret"  # noqa: S105 - the fake API's made-up token
-
-#: The site's zone: SPF ending in ?all through an include, DMARC p=none without rua, an MX,
-#: and no MTA-STS, TLS-RPT or CAA records; unsigned.
-ZONE = f"""
-$ORIGIN {SITE}.
-$TTL 300
-@       IN SOA ns1.{SITE}. hostmaster.{SITE}. 1 7200 3600 1209600 300
-@       IN NS  ns1.{SITE}.
-@       IN A   127.0.0.1
-@       IN MX  10 mail.{SITE}.
-mail    IN A   127.0.0.1
-shop    IN A   127.0.0.1
-@       IN TXT "v=spf1 include:_spf.{SITE} ?all"
-_spf    IN TXT "v=spf1 ip4:127.0.0.1 ~all"
-_dmarc  IN TXT "v=DMARC1; p=none"
-"""
-
 
 async def audit() -> IntegrationResults:
     """Start the local servers, run the built-in integrations against them, stop the servers."""
     try:
-        from .testing import DnsZoneServer, FakeCloudflare, FakeRecord, LocalSite, TlsServer
+        from .testing import DemoServers
     except ImportError as exc:  # trustme / dnslib live in the testing extra
         raise MissingExtraError(exc.name or "trustme", "testing", "intgkit demo") from exc
-    from .integrations.cloudflare import Cloudflare
-    from .integrations.dns_email import DnsEmail
-    from .integrations.http_headers import HttpHeaders
-    from .integrations.tls_certificate import TlsCertificate
 
-    now = datetime.now(UTC)
-    site = LocalSite.mediocre()
-    shop = TlsServer(names=(SHOP,), not_before=now - timedelta(days=70), not_after=now + timedelta(days=20))
-    dns = DnsZoneServer(ZONE)
-    cloudflare = FakeCloudflare(DEMO_TOKEN)
-    cloudflare.add_zone(
-        SITE,
-        settings={"ssl": "flexible", "min_tls_version": "1.0", "always_use_https": "off"},
-        records=[
-            FakeRecord("A", SITE, "192.0.2.10", proxied=True),
-            FakeRecord("A", f"origin.{SITE}", "192.0.2.10", proxied=False),
-        ],
-        dnssec="disabled",
-    )
-    async with site, shop, dns, cloudflare:
+    async with DemoServers() as servers:
         registry = IntegrationRegistry(None)
-        for integ in (
-            HttpHeaders(ca_bundle=site.ca_bundle, resolve=site.resolve),
-            TlsCertificate(ca_bundle=site.ca_bundle, resolve=site.resolve),
-            DnsEmail(nameserver=dns.nameserver, ca_bundle=site.ca_bundle, resolve=site.resolve),
-            Cloudflare(token=DEMO_TOKEN, api_base=cloudflare.base_url, ca_bundle=cloudflare.ca_bundle),
-        ):
+        for integ in servers.integrations():
             registry.register(integ)
         runner = IntegrationRunner(registry, timeout=20)
-        site_results = await runner.arun(registry.names(), targets=[SITE])
+        site_results = await runner.arun(registry.names(), targets=[servers.SITE])
         # the shop's certificate comes from another CA: trust it for the second run
         registry.unregister("tls_certificate")
-        shop_resolve = f"{SHOP}:443:{shop.host}:{shop.port}"  # the default port, connected to ours
-        registry.register(TlsCertificate(ca_bundle=shop.ca_bundle, resolve=shop_resolve))
-        shop_results = await runner.arun(["tls_certificate"], targets=[SHOP])
+        registry.register(servers.shop_integration())
+        shop_results = await runner.arun(["tls_certificate"], targets=[servers.SHOP])
     return IntegrationResults([*site_results, *shop_results])
 
 

@@ -38,9 +38,14 @@ class Integration(Protocol):
     give each target its own circuit breaker, for per-host checks).
     """
 
-    name: str
-    title: str
-    settings: Sequence[str | Setting]
+    # Read-only members, so that a class may declare them as plain attributes of narrower
+    # types (a tuple of Settings) or as properties.
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def settings(self) -> Sequence[str | Setting]: ...
 
     def is_configured(self) -> bool:
         """Whether every required setting is present; unconfigured integrations are not called."""

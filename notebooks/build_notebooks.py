@@ -847,21 +847,19 @@ a DNS server for the site's zone and a fake Cloudflare API. Nothing leaves the m
 `testing` extra: `pip install "intgkit[testing]"`.
 """),
     code("""
-from datetime import UTC, datetime, timedelta
-
 import pandas as pd
 
 import intgkit
-from intgkit._demo import DEMO_TOKEN, SHOP, SITE, ZONE  # the zone and names of `intgkit demo`
 from intgkit.integrations.cloudflare import Cloudflare
 from intgkit.integrations.dns_email import DnsEmail
 from intgkit.integrations.http_headers import HttpHeaders
 from intgkit.integrations.tls_certificate import TlsCertificate
-from intgkit.testing import DnsZoneServer, FakeCloudflare, FakeRecord, LocalSite, TlsServer
+from intgkit.testing import DemoServers  # the servers `intgkit demo` audits
 
+SITE, SHOP = DemoServers.SITE, DemoServers.SHOP
 pd.set_option("display.width", 140)
 pd.set_option("display.max_colwidth", 60)
-print(ZONE)
+print(DemoServers.ZONE)
 """),
     md("""
 ## Start the local servers
@@ -871,22 +869,10 @@ security headers right and several not. The shop's TLS endpoint has a certificat
 in 20 days. The fake Cloudflare API holds the site's zone with a few weak settings.
 """),
     code("""
-now = datetime.now(UTC)
-site = await LocalSite.mediocre().start()
-shop = await TlsServer(names=(SHOP,), not_before=now - timedelta(days=70), not_after=now + timedelta(days=20)).start()
-dns = DnsZoneServer(ZONE).start()
-cloudflare = FakeCloudflare(DEMO_TOKEN)
-cloudflare.add_zone(
-    SITE,
-    settings={"ssl": "flexible", "min_tls_version": "1.0", "always_use_https": "off"},
-    records=[
-        FakeRecord("A", SITE, "192.0.2.10", proxied=True),
-        FakeRecord("A", f"origin.{SITE}", "192.0.2.10", proxied=False),
-    ],
-    dnssec="disabled",
-)
-await cloudflare.start()
+servers = await DemoServers().start()
+site, shop, dns, cloudflare = servers.site, servers.shop, servers.dns, servers.cloudflare
 print("site:", site.target, "| shop:", SHOP)
+print(cloudflare.zones[0].name, cloudflare.zones[0].settings["ssl"], cloudflare.zones[0].dnssec)
 """),
     md("""
 ## Point the integrations at them
@@ -902,7 +888,7 @@ registry = intgkit.IntegrationRegistry(entry_point_group=None)
 registry.register(HttpHeaders(ca_bundle=site.ca_bundle, resolve=site.resolve))
 registry.register(TlsCertificate(ca_bundle=site.ca_bundle, resolve=site.resolve))
 registry.register(DnsEmail(nameserver=dns.nameserver, ca_bundle=site.ca_bundle, resolve=site.resolve))
-registry.register(Cloudflare(token=DEMO_TOKEN, api_base=cloudflare.base_url, ca_bundle=cloudflare.ca_bundle))
+registry.register(Cloudflare(token=DemoServers.TOKEN, api_base=cloudflare.base_url, ca_bundle=cloudflare.ca_bundle))
 runner = intgkit.IntegrationRunner(registry, timeout=20)
 [(i.name, i.title) for i in registry]
 """),
@@ -966,7 +952,7 @@ root. Its expiry check fails with severity high: 20 days left, where 30 is the w
 """),
     code("""
 shop_registry = intgkit.IntegrationRegistry(entry_point_group=None)
-shop_registry.register(TlsCertificate(ca_bundle=shop.ca_bundle, resolve=f"{SHOP}:443:{shop.host}:{shop.port}"))
+shop_registry.register(TlsCertificate(ca_bundle=shop.ca_bundle, resolve=servers.shop_resolve))
 shop_results = await intgkit.IntegrationRunner(shop_registry, timeout=20).arun("tls_certificate", targets=[SHOP])
 shop_findings = shop_results.to_frame("findings")
 shop_findings[~shop_findings["passed"]][["check", "severity", "observed", "expected"]]
@@ -975,10 +961,7 @@ shop_findings[~shop_findings["passed"]][["check", "severity", "observed", "expec
 ## Stop the servers
 """),
     code("""
-await site.stop()
-await shop.stop()
-dns.stop()
-await cloudflare.stop()
+await servers.stop()
 """),
 )
 

@@ -10,6 +10,7 @@
   :class:`CloudflareRequest`, :func:`secure_zone_settings`): the Cloudflare API v4 envelope,
   pagination, bad tokens and rate limits.
 - :class:`FakeIntegration` / :func:`fake_integration`: integrations from handlers, counting calls.
+- :class:`DemoServers`: all of the above at once, as ``intgkit demo`` audits them.
 - :func:`capture_logs`: structlog's event capture, re-exported.
 
 These need the ``testing`` extra (``pip install "intgkit[testing]"``) for trustme and dnslib.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from structlog.testing import capture_logs
 
 from ._cloudflare import CloudflareRequest, FakeCloudflare, FakeRecord, FakeZone, secure_zone_settings
+from ._demo import DemoServers
 from ._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer
 from ._fakes import FakeIntegration, fake_integration
 from ._site import LocalSite, Route
@@ -27,6 +29,7 @@ from ._tls import TlsServer
 
 __all__ = [
     "CloudflareRequest",
+    "DemoServers",
     "DnsZoneServer",
     "FakeCloudflare",
     "FakeIntegration",
