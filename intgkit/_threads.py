@@ -85,8 +85,3 @@ class DaemonPool(Executor):
         if wait:
             for t in self._threads:
                 t.join()
-
-    @property
-    def threads(self) -> list[threading.Thread]:
-        """The threads started so far (for tests that check none is left behind)."""
-        return list(self._threads)

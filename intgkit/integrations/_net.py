@@ -114,11 +114,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_resolve(text: str | None) -> dict[tuple[str, int | None], str]:
-    """``host:port:address,...`` -> {(host, port or None for *): address}."""
-    return {key: address for key, (address, _) in parse_endpoints(text).items()}
-
-
 def parse_endpoints(text: str | None) -> dict[tuple[str, int | None], tuple[str, int | None]]:
     """``host:port:address[:connect_port],...`` -> {(host, port or None): (address, connect port)}.
 
@@ -149,11 +144,6 @@ def parse_endpoints(text: str | None) -> dict[tuple[str, int | None], tuple[str,
             connect = int(connect_s)
         out[(host.lower(), port)] = (address, connect)
     return out
-
-
-def resolve_address(overrides: Mapping[tuple[str, int | None], str], host: str, port: int) -> str:
-    """The address to connect to for (host, port): an override, or the host itself."""
-    return overrides.get((host, port)) or overrides.get((host, None)) or host
 
 
 def resolve_endpoint(
