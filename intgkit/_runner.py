@@ -226,9 +226,12 @@ class IntegrationRunner:
             One result per (integration, target), in selection order.
         """
         calls = self.plan(integrations, targets, timeout=timeout)
-        limit = self.max_concurrency if max_concurrency is None else _validate_concurrency(max_concurrency)
-        slots: list[IntegrationResult | None] = [None] * len(calls)
         callbacks = _callbacks(on_result, progress, len(calls))
+        return await self._run_calls(calls, self._limit(max_concurrency), callbacks)
+
+    async def _run_calls(self, calls: list[_Call], limit: int, callbacks: list[Any]) -> IntegrationResults:
+        """Drive planned calls to one result each; ``last_results`` holds them even if cancelled."""
+        slots: list[IntegrationResult | None] = [None] * len(calls)
 
         def sink(call: _Call, result: IntegrationResult) -> None:
             slots[call.index] = result
@@ -246,6 +249,9 @@ class IntegrationRunner:
                 [r if r is not None else _cancelled(c) for c, r in zip(calls, slots, strict=True)]
             )
         return self.last_results
+
+    def _limit(self, max_concurrency: int | None) -> int:
+        return self.max_concurrency if max_concurrency is None else _validate_concurrency(max_concurrency)
 
     def run(
         self,
@@ -265,22 +271,13 @@ class IntegrationRunner:
         instead runs on the running loop itself through nest-asyncio2 (extra ``nested``; it
         patches asyncio process-wide, see docs/architecture.md). Other arguments as arun.
         """
-        self.plan(integrations, targets, timeout=timeout)  # refuse mistakes in the caller's thread
-        if max_concurrency is not None:
-            _validate_concurrency(max_concurrency)
+        # Planned once, in the caller's thread: every mistake is raised here, before any work.
+        calls = self.plan(integrations, targets, timeout=timeout)
+        limit = self._limit(max_concurrency)
+        callbacks = _callbacks(on_result, progress, len(calls))
         from ._sync import run_sync
 
-        return run_sync(
-            lambda: self.arun(
-                integrations,
-                targets,
-                timeout=timeout,
-                max_concurrency=max_concurrency,
-                on_result=on_result,
-                progress=progress,
-            ),
-            nested=nested,
-        )
+        return run_sync(lambda: self._run_calls(calls, limit, callbacks), nested=nested)
 
     async def stream(
         self,
@@ -295,7 +292,7 @@ class IntegrationRunner:
         Breaking out of the loop (or closing the generator) cancels the calls still pending.
         """
         calls = self.plan(integrations, targets, timeout=timeout)
-        limit = self.max_concurrency if max_concurrency is None else _validate_concurrency(max_concurrency)
+        limit = self._limit(max_concurrency)
         # Unbounded: a result waits here only until it is yielded, then nothing holds it.
         queue: asyncio.Queue[IntegrationResult | None] = asyncio.Queue()
 

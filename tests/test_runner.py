@@ -511,3 +511,24 @@ def test_unknown_name_lists_a_bounded_number_of_names(registry: intgkit.Integrat
     with pytest.raises(intgkit.UnknownIntegrationError) as info:
         make_runner(registry).run(["zzz"])
     assert "(30 more)" in str(info.value)
+
+
+def test_sync_run_plans_once(registry: intgkit.IntegrationRegistry) -> None:
+    """run() validates and plans in the caller's thread once, not again on its private loop."""
+    checks: list[str] = []
+
+    class Counted:
+        name = "counted"
+        title = "Counted"
+        settings = ()
+
+        def is_configured(self) -> bool:
+            checks.append(threading.current_thread().name)
+            return True
+
+        async def fetch(self, target: str | None) -> dict[str, list[dict[str, object]]]:
+            return {}
+
+    registry.register(Counted())
+    assert make_runner(registry).run(["counted"], targets=["a", "b"])[0].ok
+    assert checks == [threading.current_thread().name]
