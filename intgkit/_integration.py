@@ -240,7 +240,7 @@ _ACCEPTED = (
 
 def normalize_output(value: Any) -> tuple[IntegrationSection, ...] | IntegrationResult:
     """Turn what fetch returned into sections (or pass a full result through)."""
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):  # the common case skips the ABC check
         return tuple(_section(k, v) for k, v in value.items())
     if isinstance(value, IntegrationSection):
         return (value,)
