@@ -25,6 +25,7 @@ MODULES = [
     ("runner", "benchmarks.bench_runner"),
     ("frames", "benchmarks.bench_frames"),
     ("import", "benchmarks.bench_import"),
+    ("audit", "benchmarks.bench_audit"),
 ]
 
 #: Case numbers (the issue's) for modules whose rows do not carry one.
