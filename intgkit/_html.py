@@ -17,6 +17,7 @@ STATUS_COLOURS = {
     Status.TIMEOUT: "#bc4c00",
     Status.CIRCUIT_OPEN: "#8250df",
     Status.NOT_CONFIGURED: "#6e7781",
+    Status.CANCELLED: "#57606a",
 }
 BREAKER_COLOURS = {"closed": "#1a7f37", "open": "#cf222e", "half-open": "#bc4c00"}
 MAX_ROWS = 200

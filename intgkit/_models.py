@@ -32,6 +32,9 @@ class Status(enum.StrEnum):
     TIMEOUT = "timeout"
     CIRCUIT_OPEN = "circuit_open"
     NOT_CONFIGURED = "not_configured"
+    #: the caller cancelled the run (Cancel, Ctrl-C, ``task.cancel()``) before the call ended;
+    #: never counted on a breaker.
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +77,15 @@ class IntegrationResult:
             integration returned a full result carrying sections).
         error_type: the exception class name for error and timeout results.
         error: a one-line, secret-free description of what went wrong.
-        started_at: when the call started (UTC).
-        duration_s: how long the call took, in seconds.
+        started_at: when the call started running (UTC); None when it never started.
+        duration_s: how long the call ran, in seconds (attempts and backoff between them
+            included; time queued for a worker or a rate-limit token excluded).
         breaker_state: the breaker's state right after the call.
+        queued_s: seconds the call waited for a worker or a thread before it started.
+        attempts: how many times the integration was called (1 unless retried).
+        waited_s: seconds spent in retry backoff and waiting for a rate-limit token, apart
+            from ``duration_s``'s running time.
+        cached: True when the result was reused from the result cache rather than called.
     """
 
     integration: str
@@ -88,6 +97,10 @@ class IntegrationResult:
     started_at: datetime | None = None
     duration_s: float = 0.0
     breaker_state: str = "closed"
+    queued_s: float = 0.0
+    attempts: int = 1
+    waited_s: float = 0.0
+    cached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -121,7 +134,8 @@ class IntegrationResult:
 _FIELDS = tuple(IntegrationResult.__dataclass_fields__)
 _SETTERS = tuple(getattr(IntegrationResult, name).__set__ for name in _FIELDS)
 (_set_integration, _set_target, _set_status, _set_sections, _set_error_type, _set_error,
- _set_started_at, _set_duration_s, _set_breaker_state) = _SETTERS  # fmt: skip
+ _set_started_at, _set_duration_s, _set_breaker_state, _set_queued_s, _set_attempts, _set_waited_s,
+ _set_cached) = _SETTERS  # fmt: skip
 _new = object.__new__
 
 
@@ -135,6 +149,10 @@ def make_result(
     started_at: datetime | None,
     duration_s: float,
     breaker_state: str,
+    queued_s: float = 0.0,
+    attempts: int = 1,
+    waited_s: float = 0.0,
+    cached: bool = False,
 ) -> IntegrationResult:
     """``IntegrationResult(...)`` with every field given, for the runner's hot path.
 
@@ -153,6 +171,10 @@ def make_result(
     _set_started_at(r, started_at)
     _set_duration_s(r, duration_s)
     _set_breaker_state(r, breaker_state)
+    _set_queued_s(r, queued_s)
+    _set_attempts(r, attempts)
+    _set_waited_s(r, waited_s)
+    _set_cached(r, cached)
     return r
 
 
@@ -163,9 +185,9 @@ class IntegrationResults(Sequence[IntegrationResult]):
     the calls finished in.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "run_id")
 
-    def __init__(self, results: Sequence[IntegrationResult] = ()) -> None:
+    def __init__(self, results: Sequence[IntegrationResult] = (), *, run_id: str | None = None) -> None:
         items = tuple(results)
         for r in items:
             item: object = r  # checked at run time: callers outside mypy pass anything
@@ -176,6 +198,8 @@ class IntegrationResults(Sequence[IntegrationResult]):
                     f"IntegrationResults holds IntegrationResult values, got {type(item).__name__}"
                 )
         self._items = items
+        #: the id the run was recorded under in the run history, None when not recorded.
+        self.run_id = run_id
 
     @overload
     def __getitem__(self, index: int) -> IntegrationResult: ...

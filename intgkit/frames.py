@@ -81,6 +81,10 @@ SUMMARY_COLUMNS = (
     "n_sections",
     "n_rows",
     "breaker_state",
+    "queued_s",
+    "attempts",
+    "waited_s",
+    "cached",
 )
 #: The export layout version; a reader refuses any other.
 FORMAT_VERSION = 1
@@ -108,9 +112,10 @@ def _status_dtype() -> pd.CategoricalDtype:
 def summary_frame(results: Results) -> pd.DataFrame:
     """One row per result with the columns of :data:`SUMMARY_COLUMNS` and fixed dtypes.
 
-    Text is ``string``, status a categorical of all five statuses (so counts show zeros),
-    ``started_at`` UTC datetimes (NaT for calls cancelled before they started), ``duration_s``
-    float seconds (NaN when unknown), counts int64.
+    Text is ``string``, status a categorical of every status (so counts show zeros),
+    ``started_at`` UTC datetimes (NaT for calls that never started), ``duration_s``,
+    ``queued_s`` and ``waited_s`` float seconds (NaN when unknown), counts and ``attempts``
+    int64, ``cached`` bool.
     """
     items = list(results)
     text = _text_dtype()
@@ -128,6 +133,10 @@ def summary_frame(results: Results) -> pd.DataFrame:
         "n_sections": np.array([len(r.sections) for r in items], dtype=np.int64),
         "n_rows": np.array([sum(s.n_rows for s in r.sections) for r in items], dtype=np.int64),
         "breaker_state": pd.array([r.breaker_state for r in items], dtype=text),
+        "queued_s": np.array([_seconds(r.queued_s) for r in items], dtype=np.float64),
+        "attempts": np.array([r.attempts for r in items], dtype=np.int64),
+        "waited_s": np.array([_seconds(r.waited_s) for r in items], dtype=np.float64),
+        "cached": np.array([r.cached for r in items], dtype=np.bool_),
     }
     return pd.DataFrame(columns, columns=list(SUMMARY_COLUMNS))
 

@@ -24,6 +24,10 @@ def test_make_result_equals_the_dataclass_constructor() -> None:
         datetime(2026, 1, 1, tzinfo=UTC),
         0.25,
         "open",
+        0.5,
+        3,
+        1.25,
+        True,
     )
     fast, slow = make_result(*args), IntegrationResult(*args)
     assert fast == slow and repr(fast) == repr(slow)
@@ -49,6 +53,10 @@ def test_result_has_no_post_init_for_make_result_to_skip() -> None:
         "started_at",
         "duration_s",
         "breaker_state",
+        "queued_s",
+        "attempts",
+        "waited_s",
+        "cached",
     ]
 
 

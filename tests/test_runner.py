@@ -20,8 +20,15 @@ def make_runner(registry: intgkit.IntegrationRegistry, **kw: object) -> intgkit.
 
 
 def test_status_values_are_strings() -> None:
-    """The five statuses are a string-valued enum."""
-    assert [s.value for s in Status] == ["ok", "error", "timeout", "circuit_open", "not_configured"]
+    """The statuses are a string-valued enum."""
+    assert [s.value for s in Status] == [
+        "ok",
+        "error",
+        "timeout",
+        "circuit_open",
+        "not_configured",
+        "cancelled",
+    ]
     assert Status.OK == "ok" and isinstance(Status.TIMEOUT, str)
 
 

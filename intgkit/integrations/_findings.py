@@ -23,6 +23,7 @@ FINDING_COLUMNS = (
     "observed",
     "expected",
     "detail",
+    "explanation",
 )
 
 
@@ -45,9 +46,14 @@ def finding(
     observed: Any = None,
     expected: Any = None,
     detail: str = "",
+    explanation: str = "",
     **extra: Any,
 ) -> dict[str, Any]:
-    """One findings row; ``extra`` keys (e.g. ``score_modifier``) follow the common columns."""
+    """One findings row; ``extra`` keys (e.g. ``score_modifier``) follow the common columns.
+
+    ``detail`` says what was seen on this target; ``explanation`` is one plain-language line
+    on why the check matters, for a reader who is not a specialist (the same for every target).
+    """
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}")
     row: dict[str, Any] = {
@@ -60,6 +66,7 @@ def finding(
         "observed": _text(observed),
         "expected": _text(expected),
         "detail": detail,
+        "explanation": explanation,
     }
     row.update(extra)
     return row
@@ -96,6 +103,7 @@ class Findings:
         observed: Any = None,
         expected: Any = None,
         detail: str = "",
+        explanation: str = "",
     ) -> None:
         """Append one finding (see :func:`finding` for the columns)."""
         self.rows.append(
@@ -109,6 +117,7 @@ class Findings:
                 observed=clip(_text(observed)),
                 expected=expected,
                 detail=clip(detail) or "",
+                explanation=explanation,
                 **self.columns,
             )
         )
