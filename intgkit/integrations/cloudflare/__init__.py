@@ -1,0 +1,189 @@
+"""Cloudflare zones: how each zone's edge is configured, read from the Cloudflare API v4.
+
+Rules: intgkit's security-check notes §4, drawn from developers.cloudflare.com and the API types
+of cloudflare/cloudflare-python (``src/cloudflare/types/zones/settings/*.py``, e.g.
+``security_headers.py`` @dd427c9; pagination as ``src/cloudflare/pagination.py``). Per zone:
+
+=========================  ==================================================================
+ssl                        off critical; flexible high; full medium; strict pass
+min_tls_version            1.0 / 1.1 medium; 1.2+ pass
+always_use_https           off medium
+security_header (HSTS)     disabled medium; max_age < 15 552 000 low (when enabled);
+                           nosniff false low
+security_level             off / essentially_off medium; under_attack info
+tls_1_3, automatic_https_  off low
+rewrites, browser_check
+zone paused                high
+DNSSEC status not active   low
+WAF                        no enabled rule in the custom or managed firewall phase: info
+DNS A/AAAA/CNAME unproxied info (origin exposed); medium when the same origin also serves
+                           proxied names (the proxy is bypassable)
+=========================  ==================================================================
+
+Layout: :mod:`._client` (the token's rules, envelope, pagination, the rate-limit retry loop),
+:mod:`._read` (what one zone's audit reads), one ``_checks_*`` module per check family,
+:mod:`._report` (``audit_zone(client, zone)``: one zone's sections) and this module (the
+integration object: settings, target, listing zones).
+
+Settings are read one by one (``/zones/{id}/settings/{setting}``), never through the
+deprecated bulk endpoint. A check whose data cannot be read (e.g. the token lacks a
+permission, or the plan lacks the feature) becomes an ``info`` finding ``<check>-unknown``
+saying why, and the other checks still report; an authentication error, a rate limit that
+does not fit the time budget or an unreachable API fails the whole call.
+
+Target: a zone name (``example.com``; a URL is reduced to its host), or None for every zone
+the token can see. Findings carry the zone in ``target`` and in ``zone``.
+
+The token goes only to the configured API base, only over https (plain http only to loopback
+test servers), never through a redirect, and never into rows, errors or logs.
+
+Rate limits: HTTP 429 is retried after its Retry-After (seconds) when that wait is at most
+``max_retry_wait`` and fits before the call's deadline, ``timeout`` seconds after fetch began
+(the runner applies the same ``timeout`` unless a run overrides it; the integration cannot
+see such an override); otherwise the call fails with "rate limited".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from typing import Any
+
+from ..._settings import Setting
+from .._net import CA_BUNDLE, client_session, parse_target
+from ._client import DEFAULT_API_BASE, NAME, Client, RetryBudget, api_base_url
+from ._errors import CloudflareAPIError, CloudflareRateLimited, ZoneNotFoundError
+from ._read import gather_first_error
+from ._report import audit_zone, merge
+
+__all__ = [
+    "Cloudflare",
+    "CloudflareAPIError",
+    "CloudflareRateLimited",
+    "ZoneNotFoundError",
+    "api_base_url",
+    "audit_zone",
+    "integration",
+    "zone_from_target",
+]
+
+API_TOKEN = Setting(
+    "CLOUDFLARE_API_TOKEN",
+    required=True,
+    secret=True,
+    description="API token with Zone Read, Zone Settings Read, DNS Read (and Firewall/WAF Read)",
+)
+API_BASE = Setting(
+    "CLOUDFLARE_API_BASE",
+    required=False,
+    secret=False,
+    default=DEFAULT_API_BASE,
+    description="API base URL (https; http only for loopback test servers)",
+)
+ZONES_PER_PAGE = 50  # the API's maximum for /zones
+
+
+class Cloudflare:
+    """Audit Cloudflare zone settings, DNSSEC, WAF rules and DNS origin exposure.
+
+    Args:
+        token: the API token (default: ``CLOUDFLARE_API_TOKEN``); never shown by repr, and
+            dropped when the object is pickled or copied (the copy reads the environment).
+        api_base: the API base URL (default: ``CLOUDFLARE_API_BASE``, then Cloudflare's).
+        ca_bundle: PEM trust roots (default: ``INTGKIT_CA_BUNDLE``, then the system's).
+        timeout: the time budget of one fetch in seconds (rate-limit waits must fit in it);
+            the runner applies it too, unless a run passes its own ``timeout=``.
+        max_retry_wait: the longest Retry-After (seconds) worth waiting for.
+        concurrency: requests in flight at once.
+        zones_per_page: page size for listing zones (the API allows 5..50).
+    """
+
+    name = NAME
+    title = "Cloudflare zones"
+    description = (
+        "Zone settings (SSL mode, minimum TLS, HTTPS redirects, HSTS, security level), DNSSEC, "
+        "WAF rules and unproxied origin records, through the Cloudflare API v4."
+    )
+    settings = (API_TOKEN, API_BASE, CA_BUNDLE)
+    breaker_per_target = False  # one API: when it is down, it is down for every zone
+    timeout: float | None = 60.0
+    max_retry_wait = 30.0
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        api_base: str | None = None,
+        ca_bundle: str | None = None,
+        timeout: float | None = 60.0,
+        max_retry_wait: float = 30.0,
+        concurrency: int = 8,
+        zones_per_page: int = ZONES_PER_PAGE,
+    ) -> None:
+        self._token = token
+        self._api_base = api_base
+        self._ca_bundle = ca_bundle
+        self.timeout = timeout
+        self.max_retry_wait = max_retry_wait
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
+        self.concurrency = concurrency
+        if not 5 <= zones_per_page <= ZONES_PER_PAGE:
+            raise ValueError(f"zones_per_page must be 5..{ZONES_PER_PAGE}, got {zones_per_page!r}")
+        self.zones_per_page = zones_per_page
+
+    def __repr__(self) -> str:
+        token = "***" if self._token else "from CLOUDFLARE_API_TOKEN"
+        return f"Cloudflare(token={token}, api_base={self._api_base!r}, timeout={self.timeout!r})"
+
+    def __getstate__(self) -> dict[str, Any]:  # never pickle the token along
+        state = dict(self.__dict__)
+        state["_token"] = None
+        return state
+
+    def is_configured(self) -> bool:
+        """True when a token is given or ``CLOUDFLARE_API_TOKEN`` is set."""
+        return bool(self._token or API_TOKEN.value())
+
+    async def fetch(self, target: str | None) -> dict[str, list[dict[str, Any]]]:
+        """Audit one zone (by name) or, for target None, every zone the token can see."""
+        import aiohttp
+
+        token = self._token or API_TOKEN.value()
+        if not token:
+            raise ValueError("CLOUDFLARE_API_TOKEN is not set")
+        base = api_base_url(self._api_base or API_BASE.value() or DEFAULT_API_BASE)
+        zone_name = zone_from_target(target)
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=30)
+        async with client_session(cafile=self._ca_bundle or CA_BUNDLE.value(), timeout=timeout) as session:
+            retry = RetryBudget(deadline=deadline, budget=self.timeout, max_retry_wait=self.max_retry_wait)
+            client = Client(session, base, token, retry=retry, concurrency=self.concurrency)
+            params = {"name": zone_name} if zone_name else {}
+            zones = await client.paginate("/zones", params, self.zones_per_page)
+            if zone_name is not None:
+                zones = [z for z in zones if str(z.get("name", "")).lower() == zone_name]
+                if not zones:
+                    raise ZoneNotFoundError(
+                        f"no zone named {zone_name!r} is visible to this token (GET /zones?name= "
+                        f"found none); give the zone apex (e.g. example.com) and check the token's "
+                        f"Zone Read permission"
+                    )
+            parts = await gather_first_error([audit_zone(client, z) for z in zones])
+        return merge(parts)
+
+
+def zone_from_target(target: str | None) -> str | None:
+    """A zone name from a target (a name or a URL); None stays None (all zones)."""
+    if target is None:
+        return None
+    parsed = parse_target(target)
+    try:
+        ipaddress.ip_address(parsed.host)
+    except ValueError:
+        return parsed.host
+    raise ValueError(f"target {target!r}: the cloudflare integration takes a zone name, not an IP address")
+
+
+integration = Cloudflare()

@@ -1,0 +1,49 @@
+"""What one zone's audit reads (:class:`ZoneData`) and the findings collector the checks share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._findings import MAX_CELL, Findings, clip
+from ._client import NAME
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """Why a piece of zone data could not be read."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class ZoneData:
+    """Everything read about one zone; a part that could not be read is :class:`Unavailable`."""
+
+    zone: dict[str, Any]
+    settings: dict[str, dict[str, Any] | Unavailable] = field(default_factory=dict)
+    records: list[dict[str, Any]] | Unavailable = field(default_factory=list)
+    dnssec: dict[str, Any] | Unavailable = field(default_factory=dict)
+    rules: dict[str, list[dict[str, Any]] | Unavailable] = field(default_factory=dict)
+
+
+def cell(value: Any, limit: int = MAX_CELL) -> Any:
+    """Outside text, cut to ``limit`` characters; other values as they are."""
+    return clip(value, limit) if isinstance(value, str) else value
+
+
+class ZoneFindings(Findings):
+    """Collects the findings of one zone (the zone is also a column of its own)."""
+
+    def __init__(self, zone: str) -> None:
+        super().__init__(NAME, zone, zone=zone)
+
+    def unknown(self, check: str, why: Unavailable) -> None:
+        """An info ``<check>-unknown`` finding saying why the check could not be evaluated."""
+        self.add(
+            check,
+            f"{check.replace('_', '-')}-unknown",
+            False,
+            "info",
+            detail=f"could not be evaluated: {cell(why.reason, 500)}",
+        )

@@ -1,0 +1,44 @@
+"""What can go wrong talking to the Cloudflare API, as exceptions that end one call.
+
+    LookupError
+    └── ZoneNotFoundError        the target names no zone the token can see
+    RuntimeError
+    └── CloudflareAPIError       the API refused a request or answered something unusable
+        └── CloudflareRateLimited   HTTP 429 whose Retry-After did not fit the time budget
+
+Inside one zone's audit a refused endpoint is not an exception that ends the call: it becomes
+an ``-unknown`` finding (see :mod:`._zone`).
+"""
+
+from __future__ import annotations
+
+_AUTH_CODES = frozenset({9103, 9106, 10000})  # unknown key, missing credentials, authentication error
+
+
+class CloudflareAPIError(RuntimeError):
+    """The API refused a request or answered something unusable.
+
+    Attributes:
+        endpoint: ``"GET /zones"`` and the like (the path below the API base).
+        status: the HTTP status (None when no answer came).
+        codes: Cloudflare's error codes from the envelope.
+    """
+
+    def __init__(self, endpoint: str, status: int | None, message: str, codes: tuple[int, ...] = ()) -> None:
+        self.endpoint = endpoint
+        self.status = status
+        self.codes = codes
+        super().__init__(message)
+
+    @property
+    def is_auth(self) -> bool:
+        """Whether the token itself was refused (then nothing else can work either)."""
+        return self.status == 401 or not _AUTH_CODES.isdisjoint(self.codes)
+
+
+class CloudflareRateLimited(CloudflareAPIError):
+    """HTTP 429 whose Retry-After did not fit the time budget."""
+
+
+class ZoneNotFoundError(LookupError):
+    """The target zone is not visible to the token."""

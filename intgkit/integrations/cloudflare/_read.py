@@ -1,0 +1,103 @@
+"""Reading one zone's data concurrently: settings one by one, records, DNSSEC, WAF phases.
+
+Settings are read one by one (``/zones/{id}/settings/{setting}``), never through the
+deprecated bulk endpoint. A part that cannot be read becomes :class:`Unavailable` (its check
+then reports ``-unknown``); a refused token, a rate limit that does not fit or an unreachable
+API fails the whole call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from ._client import Client
+from ._data import Unavailable, ZoneData
+from ._errors import CloudflareAPIError, CloudflareRateLimited
+
+SETTING_IDS = (
+    "ssl",
+    "min_tls_version",
+    "always_use_https",
+    "security_header",
+    "security_level",
+    "tls_1_3",
+    "automatic_https_rewrites",
+    "browser_check",
+)
+WAF_PHASES = ("http_request_firewall_custom", "http_request_firewall_managed", "http_ratelimit")
+RECORDS_PER_PAGE = 100  # the API's default for /dns_records
+
+_ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
+
+T = TypeVar("T")
+
+
+async def gather_first_error(aws: list[Awaitable[Any]]) -> list[Any]:
+    """Await all concurrently; on the first failure cancel the rest and raise that failure itself.
+
+    A TaskGroup would raise an ExceptionGroup, whose message says nothing useful in a result.
+    """
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(_await(aw)) for aw in aws]
+    except BaseExceptionGroup as group:
+        raise _first(group) from None
+    return [t.result() for t in tasks]
+
+
+async def _await(aw: Awaitable[T]) -> T:
+    return await aw
+
+
+def _first(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+async def _optional(aw: Awaitable[T]) -> T | Unavailable:
+    """A zone detail, or why it could not be read; token and rate-limit failures propagate."""
+    try:
+        return await aw
+    except CloudflareRateLimited:
+        raise
+    except CloudflareAPIError as exc:
+        if exc.is_auth or exc.status is None:
+            raise
+        return Unavailable(str(exc))
+
+
+async def _entrypoint(client: Client, zone_id: str, phase: str) -> list[dict[str, Any]]:
+    """The rules of a phase entrypoint; 404 means the phase has none."""
+    try:
+        env = await client.get(f"/zones/{zone_id}/rulesets/phases/{phase}/entrypoint")
+    except CloudflareAPIError as exc:
+        if exc.status == 404:
+            return []
+        raise
+    result = env.get("result")
+    rules = result.get("rules") if isinstance(result, dict) else None
+    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+
+
+async def read_zone(client: Client, zone: dict[str, Any]) -> ZoneData:
+    """Everything the checks need about one zone (an object of ``GET /zones``)."""
+    zid = zone.get("id")
+    if not isinstance(zid, str) or not _ID.match(zid):
+        raise CloudflareAPIError("GET /zones", 200, "GET /zones: a zone id is not an identifier")
+    base = f"/zones/{zid}"
+    settings = gather_first_error([_optional(client.result(f"{base}/settings/{s}")) for s in SETTING_IDS])
+    records = _optional(client.paginate(f"{base}/dns_records", {}, RECORDS_PER_PAGE))
+    dnssec = _optional(client.result(f"{base}/dnssec"))
+    rules = gather_first_error([_optional(_entrypoint(client, zid, p)) for p in WAF_PHASES])
+    s, r, d, w = await gather_first_error([settings, records, dnssec, rules])
+    return ZoneData(
+        zone=zone,
+        settings=dict(zip(SETTING_IDS, s, strict=True)),
+        records=r,
+        dnssec=d,
+        rules=dict(zip(WAF_PHASES, w, strict=True)),
+    )
