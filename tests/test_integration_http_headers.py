@@ -11,7 +11,7 @@ import pytest
 
 import intgkit
 from intgkit.integrations import http_headers
-from intgkit.integrations.http_headers import HttpHeaders, Outcome, grade_for, score
+from intgkit.integrations.http_headers import HttpHeaders, grade_for, score
 from intgkit.testing._site import LocalSite, Route
 
 PERFECT_HEADERS = [
@@ -585,8 +585,7 @@ def test_targets() -> None:
 )
 def test_score_extra_credit_rule(modifiers: list[int], expected: int) -> None:
     """Extra credit only when 100 + the negatives is at least 90; the score never goes below 0."""
-    ids = {m: rid for rid, (m, _) in http_headers.RESULTS.items()}
-    assert score([Outcome("t", ids[m], m >= 0) for m in modifiers]) == expected
+    assert score(modifiers) == expected
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,214 @@
+"""Retrieval: what the Observatory fetches before any test runs (``src/retriever/``).
+
+- ``http://`` and ``https://`` starts fetched concurrently, each in its own session with its
+  own cookie jar, following up to 10 redirects (301/302/303/307/308). A certificate error
+  retries that session unverified (HSTS and redirection then report invalid-cert).
+- The HTTPS session's final response is the one judged when HTTPS answered at all, else the
+  HTTP one. Then an OPTIONS request with ``Origin: https://http-observatory.security.mozilla.org``
+  to the final URL (counted only when it answers 2xx, as axios does).
+- robots.txt is not fetched (the Observatory fetches it for extra cookies with a client that,
+  outside the certificate-retry path, does not store them).
+
+The data classes here are plain values: the tests read them and never do I/O, so the golden
+tests build them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+from .._net import client_session
+from ._cookie_parser import Cookie, parse_set_cookie
+from ._headers import node_headers
+from ._html_parser import HTML_TYPES, Page, parse_page
+
+if TYPE_CHECKING:
+    import aiohttp
+
+CORS_ORIGIN = "https://http-observatory.security.mozilla.org"
+USER_AGENT = "Mozilla/5.0 (compatible; intgkit-http-headers; MDN HTTP Observatory rules)"
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
+
+
+@dataclass(slots=True)
+class Response:
+    """One final response of a session, with headers as Node would hand them to the tests."""
+
+    url: str
+    status: int
+    raw_headers: list[tuple[str, str]]
+    text: str
+    verified: bool
+    _joined: dict[str, str | list[str]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def headers(self) -> dict[str, str | list[str]]:
+        """Headers joined as Node joins them (computed once: every test reads them)."""
+        if self._joined is None:
+            self._joined = node_headers(self.raw_headers)
+        return self._joined
+
+    def header(self, name: str) -> str | None:
+        """The (joined) value of a header, or None; Set-Cookie lines joined by ", "."""
+        value = self.headers.get(name.lower())
+        if isinstance(value, list):
+            return ", ".join(value)
+        return value
+
+    def set_cookies(self) -> list[str]:
+        value = self.headers.get("set-cookie")
+        return value if isinstance(value, list) else []
+
+
+@dataclass(slots=True)
+class Session:
+    """One redirect chain from a start URL: history, final response, its own cookie jar."""
+
+    start: str
+    history: list[tuple[str, int]] = field(default_factory=list)
+    response: Response | None = None
+    jar: dict[tuple[str, str, str], Cookie] = field(default_factory=dict)
+    verified: bool = True
+    error: str | None = None
+
+    @property
+    def final_url(self) -> str:
+        return self.history[-1][0] if self.history else self.start
+
+    def store_cookies(self, url: str, lines: Iterable[str]) -> None:
+        host = (urlsplit(url).hostname or "").lower()
+        path = urlsplit(url).path or "/"
+        for line in lines:
+            cookie = parse_set_cookie(line, host, path)
+            if cookie is not None:
+                self.jar[(cookie.domain, cookie.path, cookie.name)] = cookie
+
+
+@dataclass(slots=True)
+class Retrieval:
+    """Everything the tests read (the Observatory's ``Requests``)."""
+
+    host: str
+    http: Session
+    https: Session
+    cors: Response | None = None
+    preload: frozenset[str] = frozenset()
+    _parsed: Page | None = None
+
+    def tags(self) -> Page:
+        """The page's script and meta tags, parsed once."""
+        if self._parsed is None:
+            self._parsed = parse_page(self.page)
+        return self._parsed
+
+    @property
+    def session(self) -> Session:
+        """The session whose final response is judged: HTTPS when it answered, else HTTP."""
+        return self.https if self.https.response is not None else self.http
+
+    @property
+    def auto(self) -> Response | None:
+        return self.session.response
+
+    @property
+    def page(self) -> str:
+        return self.auto.text if self.auto is not None else ""
+
+    @property
+    def http_equiv(self) -> dict[str, list[str]]:
+        auto = self.auto
+        if auto is None or not self.page:
+            return {}
+        ctype = auto.headers.get("content-type")
+        if not isinstance(ctype, str) or ctype.split(";")[0] not in HTML_TYPES:
+            return {}
+        return self.tags().http_equiv
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"[:300]
+
+
+async def read_text(resp: aiohttp.ClientResponse, limit: int) -> str:
+    raw = await resp.content.read(limit)
+    charset = resp.charset or "utf-8"
+    try:
+        return raw.decode(charset, errors="replace")
+    except LookupError:
+        return raw.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    cafile: str | None
+    resolve: str | None
+    timeout: float
+    max_body: int
+
+    def session(self, *, verify: bool) -> aiohttp.ClientSession:
+        import aiohttp
+
+        return client_session(
+            cafile=self.cafile,
+            resolve=self.resolve,
+            verify=verify,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            timeout=aiohttp.ClientTimeout(total=self.timeout),
+            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        )
+
+    async def chain(self, start: str) -> Session:
+        """Follow redirects from ``start``, recording each hop; retry unverified on a cert error."""
+        import aiohttp
+
+        jar: dict[tuple[str, str, str], Cookie] = {}
+        for verify in (True, False):
+            s = Session(start, jar=jar, verified=verify)
+            try:
+                async with self.session(verify=verify) as http:
+                    url, redirects = start, 0
+                    while True:
+                        async with http.get(url, allow_redirects=False) as resp:
+                            raw = [(k, v) for k, v in resp.headers.items()]
+                            s.history.append((url, resp.status))
+                            s.store_cookies(url, (v for k, v in raw if k.lower() == "set-cookie"))
+                            location = node_headers(raw).get("location")
+                            if redirects < MAX_REDIRECTS and resp.status in REDIRECT_STATUSES and location:
+                                url = urljoin(url, str(location))
+                                redirects += 1
+                                continue
+                            text = await read_text(resp, self.max_body)
+                            s.response = Response(url, resp.status, raw, text, verify)
+                            return s
+            except aiohttp.ClientConnectorCertificateError as exc:
+                s.error = describe(exc)
+                if verify:
+                    continue  # as the Observatory: once more without verification, same jar
+            except (aiohttp.ClientError, TimeoutError, OSError, ValueError, UnicodeError) as exc:
+                s.error = describe(exc)
+            return s
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def options(self, url: str, *, verify: bool) -> Response | None:
+        """The CORS probe: OPTIONS with our Origin, redirects followed; None unless 2xx."""
+        import aiohttp
+
+        headers = {"Access-Control-Request-Method": "GET", "Origin": CORS_ORIGIN}
+        try:
+            async with (
+                self.session(verify=verify) as http,
+                http.options(url, headers=headers, allow_redirects=True, max_redirects=MAX_REDIRECTS) as resp,
+            ):
+                if not 200 <= resp.status < 300:
+                    return None
+                return Response(str(resp.url), resp.status, list(resp.headers.items()), "", verify)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, UnicodeError):
+            return None
