@@ -87,14 +87,28 @@ async def test_fake_paginates_and_authenticates(cf: FakeCloudflare) -> None:
         async with s.get(cf.base_url + "/zones", params={"per_page": 100}, headers=auth) as r:
             assert (await r.json())["result_info"]["per_page"] == 50
         async with s.get(cf.base_url + "/zones", headers={"Authorization": "Bearer wrong"}) as r:
-            assert r.status == 403 and (await r.json())["errors"][0]["code"] == 10000
+            # a token Cloudflare does not accept: 9109 (cert-manager/cert-manager#4465, 403 as in
+            # jeessy2/ddns-go#1341)
+            assert r.status == 403
+            assert (await r.json())["errors"] == [{"code": 9109, "message": "Invalid access token"}]
         async with s.get(cf.base_url + "/zones") as r:
             assert r.status == 400 and (await r.json())["errors"][0]["code"] == 9106
+        cf.permissions.discard("DNS Read")
+        zid = cf.zones[0].id
+        async with s.get(f"{cf.base_url}/zones/{zid}/dns_records", headers=auth) as r:
+            # a valid token without the endpoint's permission: 403 + 10000
+            # (cloudflare/terraform-provider-cloudflare#1533)
+            assert r.status == 403
+            assert (await r.json())["errors"] == [{"code": 10000, "message": "Authentication error"}]
+        async with s.get(f"{cf.base_url}/zones/{zid}/settings/ssl", headers=auth) as r:
+            assert r.status == 200
     assert [(q.has_authorization, q.token_valid) for q in cf.requests] == [
         (True, True),
         (True, True),
         (True, False),
         (False, False),
+        (True, True),
+        (True, True),
     ]
 
 
@@ -151,10 +165,35 @@ async def test_target_filters_one_zone(cf: FakeCloudflare) -> None:
 
 
 async def test_unknown_zone_is_a_clear_error(cf: FakeCloudflare) -> None:
-    """A zone the token cannot see is an error naming the zone, not an empty report."""
+    """A zone the token cannot see is an error naming the host and the names tried, not an empty report."""
     cf.add_zone("a.test")
-    with pytest.raises(ZoneNotFoundError, match=r"no zone named 'nope\.test'"):
-        await client(cf).fetch("nope.test")
+    with pytest.raises(
+        ZoneNotFoundError, match=r"no zone for 'www\.nope\.test' .* none of 'www\.nope\.test', 'nope\.test'"
+    ):
+        await client(cf).fetch("www.nope.test")
+
+
+@pytest.mark.parametrize(
+    ("target", "zone"),
+    [
+        ("www.example.com", "example.com"),
+        ("https://www.example.com/x", "example.com"),
+        ("WWW.Example.COM.", "example.com"),
+        ("example.com", "example.com"),
+        ("a.b.shop.example.com", "shop.example.com"),  # a subdomain zone of its own wins
+        ("shop.example.com", "shop.example.com"),
+    ],
+)
+async def test_host_or_url_target_audits_its_zone(cf: FakeCloudflare, target: str, zone: str) -> None:
+    """A host inside a zone or a URL audits the longest zone name it ends with."""
+    cf.add_zone("example.com")
+    cf.add_zone("shop.example.com", settings={"ssl": "off"})
+    cf.add_zone("other.com")
+    out = await client(cf).fetch(target)
+    assert [z["zone"] for z in out["zones"]] == [zone]
+    assert {r["target"] for r in out["findings"]} == {zone}
+    zone_paths = {q.path.split("/")[4] for q in cf.requests if q.path.startswith("/client/v4/zones/")}
+    assert zone_paths == {cf.zone(zone).id}
 
 
 # -- the rules, one by one -----------------------------------------------------------------------
@@ -370,7 +409,7 @@ async def test_dns_records_are_paginated(cf: FakeCloudflare) -> None:
 
 
 async def test_unreadable_checks_become_unknown_findings(cf: FakeCloudflare) -> None:
-    """A denied endpoint or a missing setting is an info '-unknown' finding; the rest still reports."""
+    """A missing setting (404) or a denied endpoint is an info '-unknown' finding; the rest still reports."""
     z = cf.add_zone("example.com", drop_settings=["ssl"])
     cf.fail(f"/zones/{z.id}/dnssec", 403, 9109, "Unauthorized to access requested resource")
     out = await client(cf).fetch("example.com")
@@ -379,7 +418,8 @@ async def test_unreadable_checks_become_unknown_findings(cf: FakeCloudflare) -> 
     (dnssec,) = checks["dnssec"]
     assert (ssl["result_id"], ssl["passed"], ssl["severity"]) == ("ssl-unknown", False, "info")
     assert f"GET /zones/{z.id}/settings/ssl: HTTP 404" in ssl["detail"]
-    assert dnssec["result_id"] == "dnssec-unknown"
+    assert (dnssec["result_id"], dnssec["severity"]) == ("dnssec-unknown", "info")
+    assert "lacks the 'DNS Read' permission" in dnssec["detail"]
     assert "HTTP 403" in dnssec["detail"] and "[9109] Unauthorized" in dnssec["detail"]
     assert set(checks) == ALL_CHECKS
     assert {s["setting_id"] for s in out["settings"]} == {
@@ -392,6 +432,48 @@ async def test_unreadable_checks_become_unknown_findings(cf: FakeCloudflare) -> 
         "browser_check",
     }
     assert out["zones"][0]["dnssec_status"] is None
+
+
+# which checks each permission group feeds (Cloudflare's permission names)
+PERMISSION_CHECKS = {
+    "Zone Settings Read": {
+        "ssl",
+        "min_tls_version",
+        "always_use_https",
+        "hsts",
+        "nosniff",
+        "security_level",
+        "tls_1_3",
+        "automatic_https_rewrites",
+        "browser_check",
+    },
+    "DNS Read": {"dnssec", "dns_proxied"},
+    "Zone WAF Read": {"waf"},
+}
+
+
+@pytest.mark.parametrize("permission", sorted(PERMISSION_CHECKS))
+async def test_missing_permission_is_unknown_naming_it(cf: FakeCloudflare, permission: str) -> None:
+    """A token lacking one permission (HTTP 403, code 10000): '-unknown' findings naming it, the call ok."""
+    cf.add_zone("example.com")
+    cf.permissions.discard(permission)
+    obj = client(cf)
+    reg = intgkit.IntegrationRegistry(None)
+    reg.register(obj)
+    (r,) = await intgkit.IntegrationRunner(reg, timeout=5).arun([obj.name], targets=["example.com"])
+    assert r.status is Status.OK, r.error
+    rows = r.section("findings").rows
+    unknown = {row["check"] for row in rows if row["result_id"].endswith("-unknown")}
+    assert unknown == PERMISSION_CHECKS[permission]
+    for row in rows:
+        if row["check"] in unknown:
+            assert (row["passed"], row["severity"]) == (False, "info")
+            assert f"lacks the {permission!r} permission" in row["detail"]
+            assert f"Zone > {permission.removesuffix(' Read')} > Read" in row["detail"]
+            assert "[10000] Authentication error" in row["detail"]
+            assert row["expected"] == f"token permission {permission!r}"
+        else:
+            assert row["passed"], row
 
 
 async def test_fact_rows_and_truncation(cf: FakeCloudflare) -> None:
@@ -424,7 +506,9 @@ async def test_bad_token_is_an_error_without_the_token(
     results = await intgkit.IntegrationRunner(reg, timeout=5).arun([obj.name], targets=["example.com"])
     (r,) = results
     assert r.status is Status.ERROR and r.error_type == "CloudflareAPIError"
-    assert r.error == "GET /zones: HTTP 403, Cloudflare errors: [10000] Authentication error"
+    assert r.error is not None
+    assert r.error.startswith("GET /zones: HTTP 403, Cloudflare errors: [9109] Invalid access token; ")
+    assert "the token was refused" in r.error and "'Zone Read' permission" in r.error
     blob = " ".join([repr(r), str(r.error), repr(r.sections), repr(logs), repr(obj), repr(results)])
     assert PLANTED not in blob
     assert [(q.path, q.has_authorization, q.token_valid) for q in cf.requests] == [
@@ -588,17 +672,17 @@ async def test_through_the_runner(cf: FakeCloudflare) -> None:
         assert sorted(bad["check"]) == ["min_tls_version", "ssl", "zone_paused"]
 
 
-async def test_token_refused_mid_run_fails_the_call(cf: FakeCloudflare) -> None:
-    """An authentication error on a per-zone endpoint fails the whole call with that error (no group)."""
-    z = cf.add_zone("example.com")
-    cf.fail(f"/zones/{z.id}/dnssec", 403, 10000, "Authentication error")
+async def test_zone_listing_refused_fails_the_call(cf: FakeCloudflare) -> None:
+    """Without Zone Read nothing can be audited: the call fails naming the permission (no group)."""
+    cf.add_zone("example.com")
+    cf.permissions.discard("Zone Read")
     with pytest.raises(CloudflareAPIError) as info:
-        await client(cf).fetch("example.com")
-    assert type(info.value) is CloudflareAPIError and info.value.is_auth
-    assert (
-        str(info.value)
-        == f"GET /zones/{z.id}/dnssec: HTTP 403, Cloudflare errors: [10000] Authentication error"
+        await client(cf).fetch(None)
+    assert type(info.value) is CloudflareAPIError and info.value.is_denied
+    assert str(info.value).startswith(
+        "GET /zones: HTTP 403, Cloudflare errors: [10000] Authentication error; "
     )
+    assert "'Zone Read' permission (Zone > Zone > Read)" in str(info.value)
 
 
 async def test_endless_rate_limit_gives_up_after_bounded_attempts(cf: FakeCloudflare) -> None:

@@ -11,8 +11,14 @@ the trust roots at :attr:`ca_bundle`.
 
 Behaviour, modelled on api.cloudflare.com (see intgkit's security-check notes §4):
 
-- ``Authorization: Bearer <token>`` must match: a wrong token gets HTTP 403 with code 10000
-  "Authentication error", a missing header HTTP 400 with code 9106.
+- ``Authorization: Bearer <token>`` must match: a wrong token gets HTTP 403 with code 9109
+  "Invalid access token" (as cert-manager/cert-manager#4465 and jeessy2/ddns-go#1341 show
+  the real API answering), a missing header HTTP 400 with code 9106.
+- The token holds :attr:`FakeCloudflare.permissions` (default: every permission group the
+  integration reads with); an endpoint whose permission group it lacks answers HTTP 403 with
+  code 10000 "Authentication error", as cloudflare/terraform-provider-cloudflare#1533 shows for a
+  valid token missing a permission. Cloudflare publishes no table of its error codes
+  (favonia/cloudflare-ddns#897), so clients branch on the HTTP status, not on these codes.
 - ``GET /zones`` filters by ``name`` (exact, case-insensitive) and ``status``, paginates with
   ``page`` and ``per_page`` (default 20, clamped to 5..50); ``dns_records`` the same way
   (default 100, clamped to 5..5000).
@@ -44,6 +50,12 @@ if TYPE_CHECKING:
 __all__ = ["CloudflareRequest", "FakeCloudflare", "FakeRecord", "FakeZone", "secure_zone_settings"]
 
 PREFIX = "/client/v4"
+#: Cloudflare's error codes the fake answers with (see the module docstring for the sources).
+INVALID_TOKEN = (9109, "Invalid access token")
+MISSING_PERMISSION = (10000, "Authentication error")
+#: The API token permission groups (developers.cloudflare.com/fundamentals/api/reference/
+#: permissions) of the endpoints the fake serves.
+PERMISSIONS = ("Zone Read", "Zone Settings Read", "DNS Read", "Zone WAF Read")
 _STAMP = "2024-01-01T00:00:00.000000Z"
 
 
@@ -155,6 +167,8 @@ class FakeCloudflare:
         token: the API token it accepts as ``Authorization: Bearer <token>``.
         tls: serve HTTPS with a fresh trustme CA (default); False serves plain HTTP.
         host: the address to listen on (a loopback address).
+        permissions: the permission groups the token holds (default: all of
+            :data:`PERMISSIONS`); change :attr:`permissions` freely between requests.
     """
 
     def __init__(
@@ -163,8 +177,10 @@ class FakeCloudflare:
         *,
         tls: bool = True,
         host: str = "127.0.0.1",
+        permissions: Iterable[str] = PERMISSIONS,
     ) -> None:
         self._token = token.encode()
+        self.permissions = set(permissions)
         self.tls = tls
         self.host = host
         self.zones: list[FakeZone] = []
@@ -237,8 +253,8 @@ class FakeCloudflare:
         self,
         path: str,
         status: int = 403,
-        code: int = 9109,
-        message: str = "Unauthorized to access requested resource",
+        code: int = MISSING_PERMISSION[0],
+        message: str = MISSING_PERMISSION[1],
     ) -> None:
         """Answer GETs of ``path`` (relative to the base, e.g. ``/zones/<id>/dnssec``) with an error."""
         self._failures[path] = (status, code, message)
@@ -318,7 +334,7 @@ class FakeCloudflare:
         elif header is None:
             response = _envelope_error(400, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers")
         elif not valid:
-            response = _envelope_error(403, 10000, "Authentication error")
+            response = _envelope_error(403, *INVALID_TOKEN)
         else:
             response = self._route(request)
         self.requests.append(
@@ -343,6 +359,9 @@ class FakeCloudflare:
             return _envelope_error(*self._failures[path])
         parts = path.strip("/").split("/")
         q = request.query
+        needed = _permission(parts)
+        if needed is not None and needed not in self.permissions:
+            return _envelope_error(403, *MISSING_PERMISSION)
         if parts == ["user", "tokens", "verify"]:
             return _ok({"id": "ed17574386854bf78a67040be0a770b0", "status": "active"})
         if parts == ["zones"]:
@@ -435,6 +454,21 @@ class FakeCloudflare:
                 }
             )
         return _envelope_error(404, 7000, "No route for that URI")
+
+
+def _permission(parts: Sequence[str]) -> str | None:
+    """The permission group an endpoint needs (None: any valid token will do)."""
+    if parts[:1] != ["zones"]:
+        return None
+    rest = parts[2:]
+    if not rest:
+        return "Zone Read"
+    return {
+        "settings": "Zone Settings Read",
+        "dns_records": "DNS Read",
+        "dnssec": "DNS Read",
+        "rulesets": "Zone WAF Read",
+    }.get(rest[0])
 
 
 def _ok(result: Any, result_info: Mapping[str, Any] | None = None) -> web.Response:

@@ -23,16 +23,19 @@ DNS A/AAAA/CNAME unproxied info (origin exposed); medium when the same origin al
 Layout: :mod:`._client` (the token's rules, envelope, pagination, the rate-limit retry loop),
 :mod:`._read` (what one zone's audit reads), one ``_checks_*`` module per check family,
 :mod:`._report` (``audit_zone(client, zone)``: one zone's sections) and this module (the
-integration object: settings, target, listing zones).
+integration object: settings, target), :mod:`._zones` (which zones a target means).
 
 Settings are read one by one (``/zones/{id}/settings/{setting}``), never through the
-deprecated bulk endpoint. A check whose data cannot be read (e.g. the token lacks a
-permission, or the plan lacks the feature) becomes an ``info`` finding ``<check>-unknown``
-saying why, and the other checks still report; an authentication error, a rate limit that
-does not fit the time budget or an unreachable API fails the whole call.
+deprecated bulk endpoint. A check whose data cannot be read (the token lacks that endpoint's
+permission: HTTP 401/403; or the plan lacks the feature) becomes an ``info`` finding
+``<check>-unknown`` saying why and, for a refusal, which permission to grant; the other
+checks still report. A token refused on ``GET /zones``, a rate limit that does not fit the
+time budget or an unreachable API fails the whole call.
 
-Target: a zone name (``example.com``; a URL is reduced to its host), or None for every zone
-the token can see. Findings carry the zone in ``target`` and in ``zone``.
+Target: a zone name (``example.com``), a host inside a zone (``www.example.com``) or a URL
+(reduced to its host): the zone audited is the longest zone name the host ends with
+(:mod:`._zones`); None audits every zone the token can see. Findings carry the zone in
+``target`` and in ``zone``.
 
 The token goes only to the configured API base, only over https (plain http only to loopback
 test servers), never through a redirect, and never into rows, errors or logs.
@@ -55,6 +58,7 @@ from ._client import DEFAULT_API_BASE, NAME, Client, RetryBudget, api_base_url
 from ._errors import CloudflareAPIError, CloudflareRateLimited, ZoneNotFoundError
 from ._read import gather_first_error
 from ._report import audit_zone, merge
+from ._zones import all_zones, zone_of
 
 __all__ = [
     "Cloudflare",
@@ -153,29 +157,23 @@ class Cloudflare:
         if not token:
             raise ValueError("CLOUDFLARE_API_TOKEN is not set")
         base = api_base_url(self._api_base or API_BASE.value() or DEFAULT_API_BASE)
-        zone_name = zone_from_target(target)
+        host = zone_from_target(target)
         loop = asyncio.get_running_loop()
         deadline = None if self.timeout is None else loop.time() + self.timeout
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=30)
         async with client_session(cafile=self._ca_bundle or CA_BUNDLE.value(), timeout=timeout) as session:
             retry = RetryBudget(deadline=deadline, budget=self.timeout, max_retry_wait=self.max_retry_wait)
             client = Client(session, base, token, retry=retry, concurrency=self.concurrency)
-            params = {"name": zone_name} if zone_name else {}
-            zones = await client.paginate("/zones", params, self.zones_per_page)
-            if zone_name is not None:
-                zones = [z for z in zones if str(z.get("name", "")).lower() == zone_name]
-                if not zones:
-                    raise ZoneNotFoundError(
-                        f"no zone named {zone_name!r} is visible to this token (GET /zones?name= "
-                        f"found none); give the zone apex (e.g. example.com) and check the token's "
-                        f"Zone Read permission"
-                    )
+            if host is None:
+                zones = await all_zones(client, self.zones_per_page)
+            else:
+                zones = [await zone_of(client, host, self.zones_per_page)]
             parts = await gather_first_error([audit_zone(client, z) for z in zones])
         return merge(parts)
 
 
 def zone_from_target(target: str | None) -> str | None:
-    """A zone name from a target (a name or a URL); None stays None (all zones)."""
+    """The host name of a target (a name or a URL) whose zone is audited; None stays None."""
     if target is None:
         return None
     parsed = parse_target(target)

@@ -11,9 +11,15 @@ from ._client import NAME
 
 @dataclass(frozen=True, slots=True)
 class Unavailable:
-    """Why a piece of zone data could not be read."""
+    """Why a piece of zone data could not be read.
+
+    Attributes:
+        reason: the whole story (endpoint, status, Cloudflare's message).
+        permission: the permission the token lacks, when the API refused it (else None).
+    """
 
     reason: str
+    permission: str | None = None
 
 
 @dataclass(slots=True)
@@ -45,5 +51,6 @@ class ZoneFindings(Findings):
             f"{check.replace('_', '-')}-unknown",
             False,
             "info",
-            detail=f"could not be evaluated: {cell(why.reason, 500)}",
+            expected=None if why.permission is None else f"token permission {why.permission!r}",
+            detail=f"could not be evaluated: {cell(why.reason, 600)}",
         )

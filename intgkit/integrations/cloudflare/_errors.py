@@ -12,8 +12,6 @@ an ``-unknown`` finding (see :mod:`._zone`).
 
 from __future__ import annotations
 
-_AUTH_CODES = frozenset({9103, 9106, 10000})  # unknown key, missing credentials, authentication error
-
 
 class CloudflareAPIError(RuntimeError):
     """The API refused a request or answered something unusable.
@@ -31,9 +29,15 @@ class CloudflareAPIError(RuntimeError):
         super().__init__(message)
 
     @property
-    def is_auth(self) -> bool:
-        """Whether the token itself was refused (then nothing else can work either)."""
-        return self.status == 401 or not _AUTH_CODES.isdisjoint(self.codes)
+    def is_denied(self) -> bool:
+        """Whether the token was refused for this request (HTTP 401 or 403).
+
+        Cloudflare answers 403 both for a token it does not accept (code 9109, "Invalid access
+        token") and for a valid token that lacks the endpoint's permission (code 10000,
+        "Authentication error"): the status says "refused", the endpoint says what to grant,
+        and the codes are shown, never branched on (Cloudflare publishes no table of them).
+        """
+        return self.status in (401, 403)
 
 
 class CloudflareRateLimited(CloudflareAPIError):

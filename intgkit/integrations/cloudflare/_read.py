@@ -2,8 +2,13 @@
 
 Settings are read one by one (``/zones/{id}/settings/{setting}``), never through the
 deprecated bulk endpoint. A part that cannot be read becomes :class:`Unavailable` (its check
-then reports ``-unknown``); a refused token, a rate limit that does not fit or an unreachable
-API fails the whole call.
+then reports ``-unknown``): HTTP 401/403 on a per-zone endpoint means the token lacks that
+endpoint's permission (a token Cloudflare refuses outright already failed ``GET /zones``), so
+the reason names the permission to grant. A rate limit that does not fit or an unreachable API
+fails the whole call.
+
+Permission names are Cloudflare's API token permission groups
+(developers.cloudflare.com/fundamentals/api/reference/permissions).
 """
 
 from __future__ import annotations
@@ -28,6 +33,11 @@ SETTING_IDS = (
     "browser_check",
 )
 WAF_PHASES = ("http_request_firewall_custom", "http_request_firewall_managed", "http_ratelimit")
+#: The permission group each endpoint needs (what a refused request asks the user to grant).
+ZONE_READ = "Zone Read"
+ZONE_SETTINGS_READ = "Zone Settings Read"
+DNS_READ = "DNS Read"
+WAF_READ = "Zone WAF Read"
 RECORDS_PER_PAGE = 100  # the API's default for /dns_records
 
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
@@ -58,15 +68,21 @@ def _first(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _optional(aw: Awaitable[T]) -> T | Unavailable:
-    """A zone detail, or why it could not be read; token and rate-limit failures propagate."""
+async def _optional(aw: Awaitable[T], permission: str) -> T | Unavailable:
+    """A zone detail, or why it could not be read; rate limits and network failures propagate."""
     try:
         return await aw
     except CloudflareRateLimited:
         raise
     except CloudflareAPIError as exc:
-        if exc.is_auth or exc.status is None:
+        if exc.status is None:
             raise
+        if exc.is_denied:
+            return Unavailable(
+                f"the API token lacks the {permission!r} permission for this zone "
+                f"(grant Zone > {permission.removesuffix(' Read')} > Read): {exc}",
+                permission,
+            )
         return Unavailable(str(exc))
 
 
@@ -89,10 +105,12 @@ async def read_zone(client: Client, zone: dict[str, Any]) -> ZoneData:
     if not isinstance(zid, str) or not _ID.match(zid):
         raise CloudflareAPIError("GET /zones", 200, "GET /zones: a zone id is not an identifier")
     base = f"/zones/{zid}"
-    settings = gather_first_error([_optional(client.result(f"{base}/settings/{s}")) for s in SETTING_IDS])
-    records = _optional(client.paginate(f"{base}/dns_records", {}, RECORDS_PER_PAGE))
-    dnssec = _optional(client.result(f"{base}/dnssec"))
-    rules = gather_first_error([_optional(_entrypoint(client, zid, p)) for p in WAF_PHASES])
+    settings = gather_first_error(
+        [_optional(client.result(f"{base}/settings/{s}"), ZONE_SETTINGS_READ) for s in SETTING_IDS]
+    )
+    records = _optional(client.paginate(f"{base}/dns_records", {}, RECORDS_PER_PAGE), DNS_READ)
+    dnssec = _optional(client.result(f"{base}/dnssec"), DNS_READ)
+    rules = gather_first_error([_optional(_entrypoint(client, zid, p), WAF_READ) for p in WAF_PHASES])
     s, r, d, w = await gather_first_error([settings, records, dnssec, rules])
     return ZoneData(
         zone=zone,
