@@ -7,8 +7,10 @@
 - :class:`DnsZoneServer`, :class:`SilentDnsServer`, :class:`MtaStsPolicyServer`: DNS from zone
   text (UDP and TCP), a server that never answers (timeouts), and an MTA-STS policy host.
 - :class:`FakeCloudflare` (with :class:`FakeZone`, :class:`FakeRecord`,
-  :class:`CloudflareRequest`, :func:`secure_zone_settings`): the Cloudflare API v4 envelope,
-  pagination, bad tokens and rate limits.
+  :class:`FakeCertificatePack`, :class:`FakeCertificate`, :class:`CloudflareRequest`,
+  :func:`secure_zone_settings`, :func:`universal_pack`, :func:`execute_managed`): the Cloudflare
+  API v4 envelope, pagination, bad tokens, missing permissions and rate limits, every answer
+  shaped as the official SDK's models.
 - :class:`FakeIntegration` / :func:`fake_integration`: integrations from handlers, counting calls.
 - :class:`DemoServers`: all of the above at once, as ``intgkit demo`` audits them.
 - :func:`capture_logs`: structlog's event capture, re-exported.
@@ -20,7 +22,17 @@ from __future__ import annotations
 
 from structlog.testing import capture_logs
 
-from ._cloudflare import CloudflareRequest, FakeCloudflare, FakeRecord, FakeZone, secure_zone_settings
+from ._cloudflare import (
+    CloudflareRequest,
+    FakeCertificate,
+    FakeCertificatePack,
+    FakeCloudflare,
+    FakeRecord,
+    FakeZone,
+    execute_managed,
+    secure_zone_settings,
+    universal_pack,
+)
 from ._demo import DemoServers
 from ._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer
 from ._fakes import FakeIntegration, fake_integration
@@ -31,6 +43,8 @@ __all__ = [
     "CloudflareRequest",
     "DemoServers",
     "DnsZoneServer",
+    "FakeCertificate",
+    "FakeCertificatePack",
     "FakeCloudflare",
     "FakeIntegration",
     "FakeRecord",
@@ -41,6 +55,8 @@ __all__ = [
     "SilentDnsServer",
     "TlsServer",
     "capture_logs",
+    "execute_managed",
     "fake_integration",
     "secure_zone_settings",
+    "universal_pack",
 ]

@@ -22,8 +22,13 @@ Behaviour, modelled on api.cloudflare.com (see intgkit's security-check notes §
 - ``GET /zones`` filters by ``name`` (exact, case-insensitive) and ``status``, paginates with
   ``page`` and ``per_page`` (default 20, clamped to 5..50); ``dns_records`` the same way
   (default 100, clamped to 5..5000).
-- ``GET /zones/{id}/settings/{setting}``, ``/dns_records``, ``/dnssec`` and
-  ``/rulesets/phases/{phase}/entrypoint`` (HTTP 404, code 10003, when the phase has no rules).
+- ``GET /zones/{id}`` and, below it, ``/settings/{setting}``, ``/dns_records``, ``/dnssec``,
+  ``/rulesets/phases/{phase}/entrypoint`` (HTTP 404, code 10003, when the phase has no rules),
+  ``/ssl/universal/settings``, ``/ssl/certificate_packs`` (active packs; ``status=all`` for
+  every one), ``/origin_tls_client_auth/settings`` and ``/hostnames/settings/{setting}``
+  (per-hostname TLS overrides), and ``GET /user/tokens/verify``.
+- Every answer validates against the official ``cloudflare`` SDK's models (5.9.0), with no
+  field they lack: tests/test_cloudflare_sdk_shapes.py keeps it so.
 - :meth:`FakeCloudflare.rate_limit` makes the next N requests answer 429 with Retry-After;
   :meth:`FakeCloudflare.fail` makes one path answer an envelope error.
 
@@ -40,6 +45,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -47,7 +53,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["CloudflareRequest", "FakeCloudflare", "FakeRecord", "FakeZone", "secure_zone_settings"]
+__all__ = [
+    "CLOUDFLARE_MANAGED_RULESET",
+    "OWASP_CORE_RULESET",
+    "CloudflareRequest",
+    "FakeCertificate",
+    "FakeCertificatePack",
+    "FakeCloudflare",
+    "FakeRecord",
+    "FakeZone",
+    "execute_managed",
+    "secure_zone_settings",
+    "universal_pack",
+]
 
 PREFIX = "/client/v4"
 #: Cloudflare's error codes the fake answers with (see the module docstring for the sources).
@@ -55,7 +73,7 @@ INVALID_TOKEN = (9109, "Invalid access token")
 MISSING_PERMISSION = (10000, "Authentication error")
 #: The API token permission groups (developers.cloudflare.com/fundamentals/api/reference/
 #: permissions) of the endpoints the fake serves.
-PERMISSIONS = ("Zone Read", "Zone Settings Read", "DNS Read", "Zone WAF Read")
+PERMISSIONS = ("Zone Read", "Zone Settings Read", "DNS Read", "Zone WAF Read", "SSL and Certificates Read")
 _STAMP = "2024-01-01T00:00:00.000000Z"
 
 
@@ -70,6 +88,7 @@ def secure_zone_settings() -> dict[str, Any]:
                 "enabled": True,
                 "max_age": 31536000,
                 "include_subdomains": True,
+                "preload": True,
                 "nosniff": True,
             }
         },
@@ -77,7 +96,25 @@ def secure_zone_settings() -> dict[str, Any]:
         "tls_1_3": "on",
         "automatic_https_rewrites": "on",
         "browser_check": "on",
+        "0rtt": "off",
+        "opportunistic_encryption": "on",
+        "ciphers": [],
+        "tls_1_2_only": "off",
     }
+
+
+#: The managed WAF rulesets' ids, the same in every account (developers.cloudflare.com/waf/
+#: managed-rules/reference/).
+CLOUDFLARE_MANAGED_RULESET = "efb7b8c949ac4650a09736fc376e9aee"
+OWASP_CORE_RULESET = "4814384a9e5d4991b9815dcfc25d2f1f"
+
+
+def execute_managed(ruleset_id: str, **overrides: Any) -> dict[str, Any]:
+    """A managed-phase rule deploying a managed ruleset, with optional ``overrides``."""
+    params: dict[str, Any] = {"id": ruleset_id}
+    if overrides:
+        params["overrides"] = overrides
+    return {"action": "execute", "expression": "true", "action_parameters": params, "enabled": True}
 
 
 def _default_rulesets() -> dict[str, list[dict[str, Any]]]:
@@ -90,7 +127,38 @@ def _default_rulesets() -> dict[str, list[dict[str, Any]]]:
                 "enabled": True,
             },
         ],
+        "http_request_firewall_managed": [
+            execute_managed(CLOUDFLARE_MANAGED_RULESET),
+            execute_managed(OWASP_CORE_RULESET),
+        ],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class FakeCertificate:
+    """One certificate of a certificate pack."""
+
+    hosts: tuple[str, ...]
+    expires_on: datetime
+    status: str = "active"
+    issuer: str = "GoogleTrustServices"
+
+
+@dataclass(frozen=True, slots=True)
+class FakeCertificatePack:
+    """An edge certificate pack (``type`` universal, advanced, sni_custom ...)."""
+
+    hosts: tuple[str, ...]
+    certificates: tuple[FakeCertificate, ...]
+    type: str = "universal"
+    status: str = "active"
+
+
+def universal_pack(zone: str, expires_in_days: float = 80.0, status: str = "active") -> FakeCertificatePack:
+    """The Universal SSL pack of ``zone`` (apex and wildcard), expiring in ``expires_in_days``."""
+    hosts = (zone, f"*.{zone}")
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days)
+    return FakeCertificatePack(hosts, (FakeCertificate(hosts, expires, status),), "universal", status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +170,7 @@ class FakeRecord:
     content: str
     proxied: bool = False
     ttl: int = 1
+    priority: int | None = None  # MX and SRV records only (default 10 for MX)
 
 
 @dataclass(slots=True)
@@ -113,6 +182,11 @@ class FakeZone:
         rulesets: phase -> rules (dicts with action, expression, enabled ...); a phase
             without rules answers HTTP 404, as Cloudflare does for an absent entrypoint.
         dnssec: the DNSSEC status (active, pending, disabled, pending-disabled, error).
+        universal_ssl: whether Universal SSL is enabled.
+        certificate_packs: its edge certificate packs (None: one universal pack).
+        origin_pulls: whether zone-level Authenticated Origin Pulls is enabled.
+        hostname_settings: per-hostname TLS overrides, setting id (``min_tls_version``,
+            ``ciphers``, ``http2``) -> hostname -> value.
     """
 
     name: str
@@ -124,9 +198,13 @@ class FakeZone:
     records: list[FakeRecord] = field(default_factory=list)
     dnssec: str = "active"
     rulesets: dict[str, list[dict[str, Any]]] = field(default_factory=_default_rulesets)
+    universal_ssl: bool = True
+    certificate_packs: list[FakeCertificatePack] = field(default_factory=list)
+    origin_pulls: bool = True
+    hostname_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_api(self) -> dict[str, Any]:
-        """The zone object of ``GET /zones``."""
+        """The zone object of ``GET /zones`` (every field the SDK's ``Zone`` requires)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -136,8 +214,34 @@ class FakeZone:
             "development_mode": 0,
             "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
             "original_name_servers": None,
-            "plan": {"id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "name": self.plan},
+            "original_registrar": None,
+            "original_dnshost": None,
+            "vanity_name_servers": [],
+            "meta": {
+                "step": 2,
+                "custom_certificate_quota": 0,
+                "page_rule_quota": 3,
+                "phishing_detected": False,
+                "cdn_only": False,
+                "dns_only": False,
+                "foundation_dns": False,
+            },
+            "owner": {"id": None, "name": None, "type": "user"},
+            "plan": {
+                "id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+                "name": self.plan,
+                "price": 0,
+                "currency": "USD",
+                "frequency": "",
+                "is_subscribed": False,
+                "can_subscribe": False,
+                "legacy_id": "free",
+                "legacy_discount": False,
+                "externally_managed": False,
+            },
             "account": {"id": "023e105f4ecef8ad9ca31a8372d0c353", "name": "Fake Account"},
+            "tenant": {"id": None, "name": None},
+            "tenant_unit": {"id": None},
             "created_on": _STAMP,
             "modified_on": _STAMP,
             "activated_on": _STAMP,
@@ -205,6 +309,10 @@ class FakeCloudflare:
         status: str = "active",
         plan: str = "Free Website",
         drop_settings: Iterable[str] = (),
+        universal_ssl: bool = True,
+        certificate_packs: Iterable[FakeCertificatePack] | None = None,
+        origin_pulls: bool = True,
+        hostname_settings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> FakeZone:
         """Add a zone: secure defaults, with ``settings`` overriding some of them.
 
@@ -212,8 +320,14 @@ class FakeCloudflare:
             settings: setting id -> value, merged over :func:`secure_zone_settings`.
             records: its DNS records.
             dnssec: its DNSSEC status.
-            rulesets: phase -> rules; None gives one enabled custom firewall rule.
+            rulesets: phase -> rules; None gives one enabled custom firewall rule and the
+                Cloudflare Managed and OWASP Core rulesets deployed.
             drop_settings: setting ids the zone does not have (they answer 404).
+            universal_ssl: whether Universal SSL is enabled.
+            certificate_packs: its edge certificates; None gives one universal pack expiring
+                in 80 days.
+            origin_pulls: whether zone-level Authenticated Origin Pulls is enabled.
+            hostname_settings: per-hostname TLS overrides, setting id -> hostname -> value.
         """
         values = secure_zone_settings()
         values.update(settings or {})
@@ -233,6 +347,12 @@ class FakeCloudflare:
                 if rulesets is not None
                 else _default_rulesets()
             ),
+            universal_ssl=universal_ssl,
+            certificate_packs=(
+                [universal_pack(name)] if certificate_packs is None else list(certificate_packs)
+            ),
+            origin_pulls=origin_pulls,
+            hostname_settings={k: dict(v) for k, v in (hostname_settings or {}).items()},
         )
         self.zones.append(zone)
         return zone
@@ -363,7 +483,12 @@ class FakeCloudflare:
         if needed is not None and needed not in self.permissions:
             return _envelope_error(403, *MISSING_PERMISSION)
         if parts == ["user", "tokens", "verify"]:
-            return _ok({"id": "ed17574386854bf78a67040be0a770b0", "status": "active"})
+            # the success message carries code 10000 too (putyourlightson/craft-cloudflare#88):
+            # codes in ``messages`` are never errors
+            return _ok(
+                {"id": "ed17574386854bf78a67040be0a770b0", "status": "active"},
+                messages=[{"code": 10000, "message": "This API Token is valid and active", "type": None}],
+            )
         if parts == ["zones"]:
             zones = [
                 z
@@ -394,21 +519,7 @@ class FakeCloudflare:
             )
         if rest == ["dns_records"]:
             rows: list[dict[str, Any]] = [
-                {
-                    "id": hashlib.sha256(f"{zone.id}{i}".encode()).hexdigest()[:32],
-                    "zone_id": zone.id,
-                    "zone_name": zone.name,
-                    "name": r.name,
-                    "type": r.type,
-                    "content": r.content,
-                    "proxiable": r.type in ("A", "AAAA", "CNAME"),
-                    "proxied": r.proxied,
-                    "ttl": r.ttl,
-                    "comment": None,
-                    "tags": [],
-                    "created_on": _STAMP,
-                    "modified_on": _STAMP,
-                }
+                _record(zone.id, i, r)
                 for i, r in enumerate(zone.records)
                 if "type" not in q or r.type == q["type"]
             ]
@@ -432,26 +543,51 @@ class FakeCloudflare:
                 return _envelope_error(
                     404, 10003, f"could not find entrypoint ruleset in the {phase[:64]} phase"
                 )
-            full = [
-                {
-                    "id": hashlib.sha256(f"{zone.id}{phase}{i}".encode()).hexdigest()[:32],
-                    "version": "1",
-                    "last_updated": _STAMP,
-                    "enabled": True,
-                    **r,
-                }
-                for i, r in enumerate(rules)
-            ]
+            full = []
+            for i, r in enumerate(rules):
+                rid = hashlib.sha256(f"{zone.id}{phase}{i}".encode()).hexdigest()[:32]
+                # the API always returns ref (the id unless the rule was given its own)
+                full.append(
+                    {"id": rid, "ref": rid, "version": "1", "last_updated": _STAMP, "enabled": True, **r}
+                )
             return _ok(
                 {
                     "id": _zone_id(zone.id + phase),
                     "name": "default",
+                    "description": "",
                     "kind": "zone",
                     "phase": phase,
                     "version": "1",
                     "last_updated": _STAMP,
                     "rules": full,
                 }
+            )
+        if rest == ["ssl", "universal", "settings"]:
+            return _ok({"enabled": zone.universal_ssl})
+        if rest == ["ssl", "certificate_packs"]:
+            packs = [
+                _pack(zone.id, i, p)
+                for i, p in enumerate(zone.certificate_packs)
+                if q.get("status") == "all" or p.status == "active"
+            ]
+            return _page(packs, q, default=20, maximum=50)
+        if rest == ["origin_tls_client_auth", "settings"]:
+            return _ok({"enabled": zone.origin_pulls})
+        if len(rest) == 3 and rest[:2] == ["hostnames", "settings"]:
+            if rest[2] not in ("ciphers", "min_tls_version", "http2"):
+                return _envelope_error(400, 1001, f"Invalid setting id {rest[2][:64]!r}")
+            overrides = zone.hostname_settings.get(rest[2], {})
+            return _ok(
+                [
+                    {
+                        "hostname": host,
+                        "value": value,
+                        "status": "active",
+                        "created_at": _STAMP,
+                        "updated_at": _STAMP,
+                    }
+                    for host, value in overrides.items()
+                ]
             )
         return _envelope_error(404, 7000, "No route for that URI")
 
@@ -468,13 +604,80 @@ def _permission(parts: Sequence[str]) -> str | None:
         "dns_records": "DNS Read",
         "dnssec": "DNS Read",
         "rulesets": "Zone WAF Read",
+        "ssl": "SSL and Certificates Read",
+        "origin_tls_client_auth": "SSL and Certificates Read",
+        "hostnames": "SSL and Certificates Read",
     }.get(rest[0])
 
 
-def _ok(result: Any, result_info: Mapping[str, Any] | None = None) -> web.Response:
+def _record(zone_id: str, i: int, r: FakeRecord) -> dict[str, Any]:
+    """A DNS record as the API returns it (no zone_id / zone_name: those are gone from v4 records)."""
+    row: dict[str, Any] = {
+        "id": hashlib.sha256(f"{zone_id}{i}".encode()).hexdigest()[:32],
+        "name": r.name,
+        "type": r.type,
+        "content": r.content,
+        "proxiable": r.type in ("A", "AAAA", "CNAME"),
+        "proxied": r.proxied,
+        "ttl": r.ttl,
+        "settings": {},
+        "meta": {},
+        "comment": None,
+        "tags": [],
+        "created_on": _STAMP,
+        "modified_on": _STAMP,
+    }
+    if r.type in ("MX", "SRV") or r.priority is not None:
+        row["priority"] = 10 if r.priority is None else r.priority
+    return row
+
+
+def _pack(zone_id: str, i: int, p: FakeCertificatePack) -> dict[str, Any]:
+    """A certificate pack as ``GET /zones/{id}/ssl/certificate_packs`` returns it."""
+    pid = hashlib.sha256(f"{zone_id}pack{i}".encode()).hexdigest()[:32]
+    certs = [
+        {
+            "id": hashlib.sha256(f"{pid}{j}".encode()).hexdigest()[:32],
+            "hosts": list(c.hosts),
+            "status": c.status,
+            "issuer": c.issuer,
+            "signature": "ECDSAWithSHA256",
+            "bundle_method": "ubiquitous",
+            "expires_on": c.expires_on.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "uploaded_on": _STAMP,
+            "modified_on": _STAMP,
+            "priority": 0,
+            "zone_id": zone_id,
+        }
+        for j, c in enumerate(p.certificates)
+    ]
+    return {
+        "id": pid,
+        "type": p.type,
+        "hosts": list(p.hosts),
+        "status": p.status,
+        "certificates": certs,
+        "primary_certificate": certs[0]["id"] if certs else None,
+        "certificate_authority": "google",
+        "validation_method": "txt",
+        "validity_days": 90,
+        "cloudflare_branding": False,
+    }
+
+
+def _ok(
+    result: Any,
+    result_info: Mapping[str, Any] | None = None,
+    messages: Sequence[Mapping[str, Any]] = (),
+) -> web.Response:
     from aiohttp import web
 
-    body: dict[str, Any] = {"success": True, "errors": [], "messages": [], "result": result}
+    body: dict[str, Any] = {
+        "success": True,
+        "errors": [],
+        "messages": [dict(m) for m in messages],
+        "result": result,
+    }
     if result_info is not None:
         body["result_info"] = dict(result_info)
     return web.json_response(body)
