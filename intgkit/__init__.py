@@ -18,9 +18,10 @@ from ._errors import (
     UnknownSectionError,
     UsageError,
 )
-from ._integration import FunctionIntegration, Integration, integration
+from ._integration import FunctionIntegration, Integration
 from ._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
-from ._registry import ENTRY_POINT_GROUP, IntegrationRegistry, default_registry
+from ._planning import Plan, PlannedCall
+from ._registry import ENTRY_POINT_GROUP, IntegrationRegistry, default_registry, integration
 from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
 from ._settings import Setting
 
@@ -59,6 +60,8 @@ __all__ = [
     "IntegrationSection",
     "IntgkitError",
     "MissingExtraError",
+    "Plan",
+    "PlannedCall",
     "Setting",
     "Status",
     "UnknownIntegrationError",

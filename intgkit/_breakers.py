@@ -375,12 +375,9 @@ class BreakerBoard:
     def __len__(self) -> int:
         return len(self._breakers)
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per breaker: key, integration, target, state, fail_counter, opened_at,
-        reset_timeout, seconds_until_probe."""
-        import pandas as pd
-
-        rows = [
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per breaker, the to_frame() columns as keys (no pandas needed)."""
+        return [
             {
                 "key": key_label(b.key),
                 "integration": b.key[0],
@@ -393,6 +390,13 @@ class BreakerBoard:
             }
             for b in self
         ]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per breaker: key, integration, target, state, fail_counter, opened_at,
+        reset_timeout, seconds_until_probe."""
+        import pandas as pd
+
+        rows = self.rows()
         frame = pd.DataFrame(
             rows,
             columns=[
@@ -427,4 +431,4 @@ class BreakerBoard:
     def _repr_html_(self) -> str:
         from ._html import breakers_html
 
-        return breakers_html(self)
+        return breakers_html(self.rows())

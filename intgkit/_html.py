@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from html import escape
-from typing import TYPE_CHECKING
+from typing import Any
 
 from ._models import IntegrationResult, Status
-
-if TYPE_CHECKING:
-    from ._breakers import BreakerBoard
 
 STATUS_COLOURS = {
     Status.OK: "#1a7f37",
@@ -63,17 +60,18 @@ def results_html(results: Iterable[IntegrationResult], title: str) -> str:
     )
 
 
-def breakers_html(board: BreakerBoard) -> str:
-    """The breaker table with coloured states."""
+def breakers_html(breakers: Iterable[Mapping[str, Any]]) -> str:
+    """The breaker table with coloured states, from one mapping per breaker (the keys of
+    ``BreakerBoard.rows()``), so that this module needs nothing of the breakers' own."""
     rows = []
-    for b in board:
-        state = b.state
-        opened = b.opened_at.isoformat(timespec="seconds") if b.opened_at else ""
+    for b in breakers:
+        state = str(b["state"])
+        opened = b["opened_at"].isoformat(timespec="seconds") if b["opened_at"] else ""
         rows.append(
-            f"<tr><td>{escape(b.cb.name or '')}</td>"
+            f"<tr><td>{escape(str(b['key']))}</td>"
             f"<td>{badge(state, BREAKER_COLOURS.get(state, '#6e7781'))}</td>"
-            f"<td>{b.fail_counter}</td><td>{escape(opened)}</td><td>{b.cb.reset_timeout:g}</td>"
-            f"<td>{b.seconds_until_probe():.0f}</td></tr>"
+            f"<td>{b['fail_counter']}</td><td>{escape(opened)}</td><td>{b['reset_timeout']:g}</td>"
+            f"<td>{b['seconds_until_probe']:.0f}</td></tr>"
         )
     return (
         "<table><thead><tr><th>breaker</th><th>state</th><th>fail_counter</th><th>opened_at</th>"

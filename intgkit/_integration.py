@@ -10,19 +10,31 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, overload
+from typing import Any, Protocol
 
 from ._errors import UsageError
 from ._models import IntegrationResult, IntegrationSection
 from ._settings import Setting, SettingsView, as_settings, missing_settings
 
-if TYPE_CHECKING:
-    from ._registry import IntegrationRegistry
-
-__all__ = ["FunctionIntegration", "Integration", "integration"]
+__all__ = ["DEFAULT", "FunctionIntegration", "Integration"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_UNSET: Any = object()
+
+
+class _Default:
+    """The "use the default" sentinel for timeouts: ``timeout=<default>`` in help() and docs."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+    def __reduce__(self) -> str:
+        return "DEFAULT"
+
+
+#: Passed as ``timeout`` (or left out): the integration's own, else the runner's timeout.
+DEFAULT: Any = _Default()
 
 
 class Integration(Protocol):
@@ -103,7 +115,7 @@ class FunctionIntegration:
         name: str,
         title: str | None = None,
         settings: Iterable[str | Setting] | None = None,
-        timeout: float | None = _UNSET,
+        timeout: float | None = DEFAULT,
         breaker_per_target: bool = False,
         description: str | None = None,
     ) -> None:
@@ -115,7 +127,7 @@ class FunctionIntegration:
         if not isinstance(self.title, str):
             raise UsageError(f"title must be a string, got {type(title).__name__}")
         self.settings: tuple[Setting, ...] = as_settings(settings)
-        if timeout is not _UNSET:
+        if timeout is not DEFAULT:
             self.timeout = validate_timeout(timeout, f"timeout of integration {name!r}")
         self.breaker_per_target = bool(breaker_per_target)
         self.description = description if description is not None else (inspect.getdoc(func) or "")
@@ -165,64 +177,6 @@ def _arity(func: Callable[..., Any], name: str) -> int:
             f"but it requires {len(required)} arguments: {', '.join(p.name for p in required)}"
         )
     return min(len(positional), 2)
-
-
-@overload
-def integration(func: Callable[..., Any], /) -> FunctionIntegration: ...
-@overload
-def integration(
-    *,
-    name: str | None = None,
-    title: str | None = None,
-    settings: Iterable[str | Setting] | None = None,
-    timeout: float | None = ...,
-    breaker_per_target: bool = False,
-    description: str | None = None,
-    registry: IntegrationRegistry | None = None,
-    register: bool = True,
-) -> Callable[[Callable[..., Any]], FunctionIntegration]: ...
-def integration(
-    func: Callable[..., Any] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    title: str | None = None,
-    settings: Iterable[str | Setting] | None = None,
-    timeout: float | None = _UNSET,
-    breaker_per_target: bool = False,
-    description: str | None = None,
-    registry: IntegrationRegistry | None = None,
-    register: bool = True,
-) -> FunctionIntegration | Callable[[Callable[..., Any]], FunctionIntegration]:
-    """Turn a function into an integration and register it (in the default registry).
-
-    Args:
-        name: unique snake_case name; defaults to the function's name.
-        title: human title; defaults to the name in title case.
-        settings: environment variables it needs (names or :class:`Setting`).
-        timeout: per-integration timeout in seconds (None: no limit), overriding the runner's.
-        breaker_per_target: one circuit breaker per target instead of one per integration.
-        registry: where to register; the default registry when None.
-        register: False to create it without registering.
-    """
-
-    def wrap(f: Callable[..., Any]) -> FunctionIntegration:
-        obj = FunctionIntegration(
-            f,
-            name=name if name is not None else getattr(f, "__name__", ""),
-            title=title,
-            settings=settings,
-            timeout=timeout,
-            breaker_per_target=breaker_per_target,
-            description=description,
-        )
-        if register:
-            from ._registry import default_registry
-
-            (registry if registry is not None else default_registry()).register(obj)
-        return obj
-
-    return wrap(func) if func is not None else wrap
 
 
 # -- output normalisation ----------------------------------------------------------------------

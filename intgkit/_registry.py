@@ -9,15 +9,15 @@ packages arrive; integrations defined in a notebook cell register themselves on 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, overload
 
 from ._errors import DuplicateIntegrationError, UnknownIntegrationError, UsageError
-from ._integration import FunctionIntegration, Integration, validate_name
+from ._integration import DEFAULT, FunctionIntegration, Integration, validate_name
 from ._log import logger
-from ._settings import as_settings, missing_settings
+from ._settings import Setting, as_settings, missing_settings
 
-__all__ = ["ENTRY_POINT_GROUP", "IntegrationRegistry", "default_registry"]
+__all__ = ["ENTRY_POINT_GROUP", "IntegrationRegistry", "default_registry", "integration"]
 
 ENTRY_POINT_GROUP = "intgkit.integrations"
 _REQUIRED = ("name", "title", "settings", "is_configured", "fetch")
@@ -242,3 +242,62 @@ def reset_default_registry() -> IntegrationRegistry:
     with _default_lock:
         _default = IntegrationRegistry(autoload=True)
     return _default
+
+
+# -- the decorator: an integration from a function, registered where it is defined -----------
+
+
+@overload
+def integration(func: Callable[..., Any], /) -> FunctionIntegration: ...
+@overload
+def integration(
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    settings: Iterable[str | Setting] | None = None,
+    timeout: float | None = ...,
+    breaker_per_target: bool = False,
+    description: str | None = None,
+    registry: IntegrationRegistry | None = None,
+    register: bool = True,
+) -> Callable[[Callable[..., Any]], FunctionIntegration]: ...
+def integration(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    title: str | None = None,
+    settings: Iterable[str | Setting] | None = None,
+    timeout: float | None = DEFAULT,
+    breaker_per_target: bool = False,
+    description: str | None = None,
+    registry: IntegrationRegistry | None = None,
+    register: bool = True,
+) -> FunctionIntegration | Callable[[Callable[..., Any]], FunctionIntegration]:
+    """Turn a function into an integration and register it (in the default registry).
+
+    Args:
+        name: unique snake_case name; defaults to the function's name.
+        title: human title; defaults to the name in title case.
+        settings: environment variables it needs (names or :class:`Setting`).
+        timeout: per-integration timeout in seconds (None: no limit), overriding the runner's.
+        breaker_per_target: one circuit breaker per target instead of one per integration.
+        registry: where to register; the default registry when None.
+        register: False to create it without registering.
+    """
+
+    def wrap(f: Callable[..., Any]) -> FunctionIntegration:
+        obj = FunctionIntegration(
+            f,
+            name=name if name is not None else getattr(f, "__name__", ""),
+            title=title,
+            settings=settings,
+            timeout=timeout,
+            breaker_per_target=breaker_per_target,
+            description=description,
+        )
+        if register:
+            (registry if registry is not None else default_registry()).register(obj)
+        return obj
+
+    return wrap(func) if func is not None else wrap

@@ -1,0 +1,247 @@
+"""Planning: a selection of integrations times a list of targets, turned into calls.
+
+Every caller mistake (an unknown name, a bad target, a bad timeout or concurrency) is raised
+here, before any integration is called: a run that starts never fails half-way for a reason
+the caller could have been told up front. Planning also does, once per run, what the engine
+would otherwise repeat per call: it reads each integration's settings and secrets, binds its
+fetch function, picks its timeout and looks up its breaker.
+
+``IntegrationRunner.plan()`` returns a :class:`Plan`, a read-only sequence of
+:class:`PlannedCall` (what will be called, with which time limit, under which breaker); the
+engine's own call objects stay private behind it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+from ._breakers import Breaker, BreakerBoard, key_label
+from ._errors import UsageError
+from ._integration import DEFAULT, Integration, validate_timeout
+from ._registry import IntegrationRegistry, check_integration, is_configured
+from ._settings import as_settings, missing_settings, secret_values
+
+__all__ = ["Plan", "PlannedCall"]
+
+MAX_TARGET_LEN = 2048
+
+
+@dataclass(slots=True)
+class Spec:
+    """What the engine needs of one integration for one run, resolved once."""
+
+    name: str
+    integration: Integration
+    invoke: Callable[[str | None], Any]
+    is_async: bool
+    timeout: float | None
+    configured: bool
+    missing: list[str]
+    secrets: list[str]
+    per_target: bool
+
+
+@dataclass(slots=True)
+class Call:
+    """One planned call: its place in the run, its integration, its target, its breaker."""
+
+    index: int
+    spec: Spec
+    target: str | None
+    breaker: Breaker
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    """One call a run will make, as :meth:`IntegrationRunner.plan` describes it.
+
+    Attributes:
+        integration: the integration's name.
+        target: the target (None when the integration takes none).
+        timeout: the call's time limit in seconds (None: no limit), after every override.
+        configured: False when a required setting is missing: the call will not be made and
+            its result will be ``not_configured``.
+        breaker: the label of the circuit breaker it runs under (``name`` or ``name@target``).
+    """
+
+    integration: str
+    target: str | None
+    timeout: float | None
+    configured: bool
+    breaker: str
+
+
+class Plan(Sequence[PlannedCall]):
+    """The calls of one run, in selection order (integrations, then targets).
+
+    A read-only sequence of :class:`PlannedCall`; ``len(plan)`` is the number of results the
+    run will return. Building it validated everything a run needs, so a plan that was built
+    is a run that will start.
+    """
+
+    __slots__ = ("_calls",)
+
+    def __init__(self, calls: list[Call]) -> None:
+        self._calls = calls
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    @overload
+    def __getitem__(self, index: int) -> PlannedCall: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[PlannedCall]: ...
+    def __getitem__(self, index: int | slice) -> PlannedCall | list[PlannedCall]:
+        if isinstance(index, slice):
+            return [_describe(c) for c in self._calls[index]]
+        return _describe(self._calls[index])
+
+    def __iter__(self) -> Iterator[PlannedCall]:
+        return (_describe(c) for c in self._calls)
+
+    def __repr__(self) -> str:
+        names = list(dict.fromkeys(c.spec.name for c in self._calls))
+        return (
+            f"<Plan of {len(self._calls)} calls: {', '.join(names[:10])}{' ...' if len(names) > 10 else ''}>"
+        )
+
+
+def _describe(call: Call) -> PlannedCall:
+    s = call.spec
+    return PlannedCall(s.name, call.target, s.timeout, s.configured, key_label(call.breaker.key))
+
+
+def plan_calls(
+    registry: IntegrationRegistry,
+    board: BreakerBoard,
+    integrations: Any,
+    targets: Any,
+    *,
+    timeout: Any,
+    default_timeout: float | None,
+    breaker_per_target: bool | None,
+) -> list[Call]:
+    """Validate a selection and return its calls in selection order (integrations, then
+    targets). Raises UsageError (or UnknownIntegrationError) for anything wrong."""
+    specs = [
+        _spec(registry, i, timeout, default_timeout, breaker_per_target)
+        for i in _select(registry, integrations)
+    ]
+    target_list = validate_targets(targets)
+    calls: list[Call] = []
+    for spec in specs:
+        if spec.configured is False:
+            registry.warn_if_partial(spec.integration)
+        for t in target_list:
+            key = (spec.name, t if spec.per_target else None)
+            calls.append(Call(len(calls), spec, t, board.get(key)))
+    return calls
+
+
+def _select(registry: IntegrationRegistry, integrations: Any) -> list[Integration]:
+    if integrations is None:
+        return list(registry)
+    if isinstance(integrations, str) or not isinstance(integrations, Iterable):
+        integrations = [integrations]
+    chosen: list[Integration] = []
+    seen: set[str] = set()
+    for item in integrations:
+        if isinstance(item, str):
+            integ = registry.get(item)
+        elif hasattr(item, "fetch"):
+            check_integration(item)
+            integ = item
+        else:
+            raise UsageError(
+                f"integrations are selected by name or passed as Integration objects, got "
+                f"{type(item).__name__} {item!r}; registered: {registry.names()[:20]}"
+            )
+        if integ.name in seen:
+            raise UsageError(f"integration {integ.name!r} is selected twice; select it once")
+        seen.add(integ.name)
+        chosen.append(integ)
+    return chosen
+
+
+def _spec(
+    registry: IntegrationRegistry,
+    integ: Integration,
+    timeout: Any,
+    default_timeout: float | None,
+    breaker_per_target: bool | None,
+) -> Spec:
+    settings = as_settings(integ.settings)
+    if timeout is not DEFAULT:
+        t = validate_timeout(timeout)
+    elif hasattr(integ, "timeout"):
+        t = validate_timeout(integ.timeout, f"timeout of integration {integ.name!r}")
+    else:
+        t = default_timeout
+    bind = getattr(integ, "bind", None)
+    invoke: Callable[[str | None], Any] = bind() if callable(bind) else integ.fetch
+    is_async = (
+        bool(getattr(integ, "is_async", False))
+        if callable(bind)
+        else inspect.iscoroutinefunction(integ.fetch)
+    )
+    per_target = (
+        breaker_per_target
+        if breaker_per_target is not None
+        else bool(getattr(integ, "breaker_per_target", False))
+    )
+    configured = is_configured(integ)
+    return Spec(
+        name=integ.name,
+        integration=integ,
+        invoke=invoke,
+        is_async=is_async,
+        timeout=t,
+        configured=configured,
+        missing=missing_settings(settings) if not configured else [],
+        secrets=secret_values(settings),
+        per_target=per_target,
+    )
+
+
+def validate_concurrency(value: object) -> int:
+    """A whole number of calls in flight, >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"max_concurrency must be a whole number >= 1 (e.g. 32), got {value!r}")
+    return value
+
+
+def validate_targets(targets: object) -> list[str | None]:
+    """Targets as a list: strings, non-empty, no control characters, no duplicates."""
+    if targets is None:
+        return [None]
+    if isinstance(targets, str):
+        targets = [targets]
+    if not isinstance(targets, Iterable) or isinstance(targets, (bytes, dict)):
+        raise UsageError(f"targets must be a list of strings, got {type(targets).__name__}")
+    out: list[str | None] = []
+    seen: set[str] = set()
+    for i, t in enumerate(targets):
+        if not isinstance(t, str):
+            raise UsageError(f"targets must be strings; target {i} is {type(t).__name__} {t!r}")
+        if not t.strip():
+            raise UsageError(f"target {i} is empty; targets are host names, URLs or ids")
+        if len(t) > MAX_TARGET_LEN:
+            raise UsageError(f"target {i} is {len(t)} characters long; the limit is {MAX_TARGET_LEN}")
+        bad = next((c for c in t if ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:
+            raise UsageError(
+                f"target {i} ({t!r}) contains the control character {bad!r}; "
+                f"strip whitespace and control characters from targets"
+            )
+        if t in seen:
+            raise UsageError(f"target {t!r} is listed twice; each target once gives one result per call")
+        seen.add(t)
+        out.append(t)
+    if not out:
+        raise UsageError(
+            "targets is empty; pass at least one target, or None for integrations that take none"
+        )
+    return out
