@@ -539,3 +539,36 @@ def test_sync_run_plans_once(registry: intgkit.IntegrationRegistry) -> None:
     registry.register(Counted())
     assert make_runner(registry).run(["counted"], targets=["a", "b"])[0].ok
     assert checks == [threading.current_thread().name]
+
+
+def test_plan_describes_the_calls_with_public_types(registry: intgkit.IntegrationRegistry) -> None:
+    """plan() returns a Plan of PlannedCall: effective timeouts, configuration, breaker labels."""
+
+    @intgkit.integration(registry=registry, name="quick", timeout=2.5, breaker_per_target=True)
+    async def quick(target):  # type: ignore[no-untyped-def]
+        return {}
+
+    @intgkit.integration(registry=registry, name="keyed", settings=["INTGKIT_TEST_NEVER_SET_TOKEN"])
+    async def keyed(target):  # type: ignore[no-untyped-def]
+        return {}
+
+    plan = make_runner(registry, timeout=7).plan(["quick", "keyed"], ["a", "b"])
+    assert isinstance(plan, intgkit.Plan) and len(plan) == 4
+    assert list(plan) == [
+        intgkit.PlannedCall("quick", "a", 2.5, True, "quick@a"),
+        intgkit.PlannedCall("quick", "b", 2.5, True, "quick@b"),
+        intgkit.PlannedCall("keyed", "a", 7.0, False, "keyed"),
+        intgkit.PlannedCall("keyed", "b", 7.0, False, "keyed"),
+    ]
+    assert plan[-1].integration == "keyed" and [p.target for p in plan[1:3]] == ["b", "a"]
+    assert make_runner(registry).plan("quick", ["a"], timeout=None)[0].timeout is None
+
+
+def test_default_timeout_sentinel_reads_default_in_help() -> None:
+    """help(intgkit.integration) shows timeout=<default>, not an object address."""
+    import inspect
+
+    for func in (intgkit.integration, intgkit.IntegrationRunner.arun, intgkit.IntegrationRunner.run):
+        text = str(inspect.signature(func))
+        assert "timeout: 'float | None' = <default>" in text, text
+        assert "object at 0x" not in text
