@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._breakers import Breaker, BreakerBoard
+from ._cache import ResultCache
 from ._errors import (
     DuplicateIntegrationError,
     ExportError,
     IntgkitError,
     MissingExtraError,
+    TransientError,
     UnknownIntegrationError,
     UnknownSectionError,
     UsageError,
@@ -21,6 +23,7 @@ from ._errors import (
 from ._integration import FunctionIntegration, Integration
 from ._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
 from ._planning import Plan, PlannedCall
+from ._policies import RateLimit, Retry
 from ._registry import ENTRY_POINT_GROUP, IntegrationRegistry, default_registry, integration
 from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
 from ._settings import Setting
@@ -62,8 +65,12 @@ __all__ = [
     "MissingExtraError",
     "Plan",
     "PlannedCall",
+    "RateLimit",
+    "ResultCache",
+    "Retry",
     "Setting",
     "Status",
+    "TransientError",
     "UnknownIntegrationError",
     "UnknownSectionError",
     "UsageError",

@@ -10,7 +10,12 @@ that says what was wrong and what would be right::
      │    ├── DuplicateIntegrationError     a second integration under a taken name
      │    └── UnknownSectionError           a section name no result produced
      ├── ExportError (OSError)              a CSV/Parquet export or import that cannot proceed
-     └── MissingExtraError (ImportError)    an optional dependency is not installed
+     ├── MissingExtraError (ImportError)    an optional dependency is not installed
+     └── TransientError                     raised BY an integration: "try again later"
+
+TransientError is the one an integration raises rather than intgkit: a retry policy that
+declares it (``intgkit.Retry(on=(intgkit.TransientError, ...))``) retries the call, after the
+server's ``retry_after`` when one is given.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ __all__ = [
     "ExportError",
     "IntgkitError",
     "MissingExtraError",
+    "TransientError",
     "UnknownIntegrationError",
     "UnknownSectionError",
     "UsageError",
@@ -121,3 +127,42 @@ class MissingExtraError(IntgkitError, ImportError):
             f'install it with: pip install "intgkit[{extra}]"',
             name=module,
         )
+
+
+class TransientError(IntgkitError):
+    """An integration's "try again later": a failure that a retry may cure.
+
+    Raise it for HTTP 429/503 and the like; a :class:`~intgkit.Retry` policy that declares it
+    retries the call, waiting at least ``retry_after`` when the server said how long.
+
+    Args:
+        message: what happened, e.g. ``"HTTP 429"`` (keep secrets out; it is redacted anyway).
+        retry_after: the server's Retry-After: seconds (a number or its text), an HTTP-date
+            string, a timedelta or an aware datetime. A value that is none of these is logged
+            (``retry_after_unparseable``) and the policy's own backoff is used: a malformed
+            header from outside must not turn into a crash.
+
+    Attributes:
+        retry_after: the value as given.
+        retry_after_s: seconds to wait, measured from when the error was raised (None when
+            no usable value was given).
+    """
+
+    def __init__(self, message: str = "transient failure", retry_after: object = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.retry_after_s: float | None = None
+        if retry_after is not None:
+            from ._retry_after import parse_retry_after
+
+            self.retry_after_s = parse_retry_after(retry_after)
+            if self.retry_after_s is None:
+                from ._log import logger
+
+                shown = repr(retry_after)
+                logger().warning(
+                    "retry_after_unparseable",
+                    retry_after=shown if len(shown) <= 80 else shown[:79] + "…",
+                    expected="seconds (e.g. 120) or an HTTP-date (e.g. 'Wed, 21 Oct 2015 07:28:00 GMT')",
+                    fallback="the retry policy's exponential backoff",
+                )

@@ -9,15 +9,18 @@ import structlog
 
 import intgkit
 from intgkit import _registry
+from intgkit._policies import LIMITERS
 
 
 @pytest.fixture(autouse=True)
 def _reset_global_state() -> Iterator[None]:
-    """Each test starts with a fresh default registry and unconfigured structlog."""
+    """Each test starts with a fresh default registry, no rate-limit buckets and unconfigured structlog."""
     _registry.reset_default_registry()
+    LIMITERS.reset()
     structlog.reset_defaults()
     yield
     _registry.reset_default_registry()
+    LIMITERS.reset()
     structlog.reset_defaults()
 
 
