@@ -933,16 +933,23 @@ serious[["severity", "integration", "check", "result_id"]].reset_index(drop=True
 ## The Observatory score and grade
 
 `http_headers` scores the site as the MDN HTTP Observatory does: 100 points plus each test's
-score modifier (bonuses only count from 90 up), then a letter grade.
+score modifier (bonuses only count from 90 up), then a letter grade. Each finding also carries
+a one-line `explanation` of its result for readers who are not specialists.
 """),
     code("""
 results.to_frame("observatory")[["target", "score", "grade", "tests_passed", "tests_failed", "tests_quantity"]]
 """),
     code("""
 headers = findings[findings["integration"] == "http_headers"]
-penalties = headers[headers["score_modifier"] != 0][["check", "result_id", "score_modifier"]]
-print(penalties.to_string(index=False))
-print("\\n100 + modifiers =", 100 + penalties["score_modifier"].sum())
+scored = headers[headers["score_modifier"] != 0][["check", "result_id", "score_modifier"]]
+print(scored.to_string(index=False))
+penalties = scored.loc[scored["score_modifier"] < 0, "score_modifier"].sum()
+bonuses = scored.loc[scored["score_modifier"] > 0, "score_modifier"].sum()
+print(f"\\n100 + penalties = {100 + penalties}; the bonuses (+{bonuses}) only count from 90 up")
+"""),
+    code("""
+for row in headers[~headers["passed"]].itertuples():
+    print(f"{row.check} ({row.severity}): {row.explanation}")
 """),
     md("""
 ## A certificate that expires soon

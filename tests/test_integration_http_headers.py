@@ -1,4 +1,8 @@
-"""http_headers against real local sites: expected results computed by hand from the Observatory's rules."""
+"""http_headers end to end against real local sites.
+
+Expected values follow the Observatory's grader table and its own test cases, which
+tests/test_http_headers_golden.py pins one by one from tests/data/ (with their sources).
+"""
 
 from __future__ import annotations
 
@@ -119,12 +123,15 @@ async def test_site_without_headers_scores_30_d() -> None:
 
 
 async def test_mediocre_demo_site_scores_55_c() -> None:
-    """The demo's mediocre site: -20 CSP, -10 HSTS, -5 XCTO, -5 Referrer, -5 SRI: 55, grade C."""
+    """The demo's mediocre site: -20 CSP, -10 HSTS, -5 XCTO, -5 Referrer, -5 SRI: 55, grade C.
+
+    X-Frame-Options SAMEORIGIN is +5, extra credit that only counts from 90 up.
+    """
     async with LocalSite.mediocre() as site:
         out = await scan(site)
     (summary,) = out["observatory"]
     assert (summary["score"], summary["grade"]) == (55, "C")
-    assert sorted(m for _, m in results(out).values() if m) == [-20, -10, -5, -5, -5]
+    assert sorted(m for _, m in results(out).values() if m) == [-20, -10, -5, -5, -5, 5]
 
 
 async def test_preload_list_from_file_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
@@ -320,7 +327,7 @@ async def test_no_https_at_all() -> None:
         out = await scan(site)
     assert results(out)["strict-transport-security"] == ("hsts-not-implemented-no-https", -20)
     assert results(out)["redirection"] == ("redirection-missing", -20)
-    assert results(out)["x-frame-options"] == ("x-frame-options-sameorigin-or-deny", 0)
+    assert results(out)["x-frame-options"] == ("x-frame-options-sameorigin-or-deny", 5)
     assert out["observatory"][0]["final_url"] == "http://site.test/"
     assert "HTTPS failed" in row(out, "strict-transport-security")["detail"]
 
@@ -358,13 +365,29 @@ async def test_certificate_for_another_name() -> None:
             '<script src="/app.js"></script><script>inline()</script>',
             ("sri-not-implemented-but-all-scripts-loaded-from-secure-origin", 0),
         ),
-        (
+        (  # protocol-relative: never loaded securely, even though http:// redirects to https://
             '<script src="//cdn.other.test/x.js"></script>',
-            ("sri-not-implemented-but-external-scripts-loaded-securely", -5),
+            ("sri-not-implemented-and-external-scripts-not-loaded-securely", -50),
         ),
         (
+            '<script src="//cdn.other.test/x.js" integrity="sha384-abc"></script>',
+            ("sri-implemented-but-external-scripts-not-loaded-securely", -20),
+        ),
+        (  # protocol-relative on the site's own domain is still not loaded securely
+            '<script src="//www.site.test/x.js"></script>',
+            ("sri-not-implemented-and-external-scripts-not-loaded-securely", -50),
+        ),
+        (  # same registrable domain (site.test): not external
             '<script src="https://www.site.test/x.js"></script>',
-            ("sri-not-implemented-but-external-scripts-loaded-securely", -5),
+            ("sri-not-implemented-but-all-scripts-loaded-from-secure-origin", 0),
+        ),
+        (
+            '<script src="https://cdn.site.test/x.js" integrity="sha384-abc"></script>',
+            ("sri-implemented-and-all-scripts-loaded-securely", 5),
+        ),
+        (  # same registrable domain, so not external, whatever the scheme (as the Observatory)
+            '<script src="http://static.site.test/x.js"></script>',
+            ("sri-not-implemented-but-all-scripts-loaded-from-secure-origin", 0),
         ),
         (  # the worst external script wins
             '<script src="https://a.other.test/x.js" integrity="sha384-a"></script><script src="http://b.other.test/y.js"></script>',
@@ -374,7 +397,7 @@ async def test_certificate_for_another_name() -> None:
     ],
 )
 async def test_subresource_integrity(body: str, expected: tuple[str, int]) -> None:
-    """SRI: same vs external origin (exact), https vs http, protocol-relative behind an https redirect."""
+    """SRI: external by registrable domain, https vs http, protocol-relative never secure."""
     async with LocalSite(page(body=body)) as site:
         out = await scan(site)
     assert results(out)["subresource-integrity"] == expected
@@ -621,14 +644,15 @@ async def test_through_the_runner() -> None:
     assert result.status == intgkit.Status.OK, result.error
     findings = result.section("findings").rows
     assert len(findings) == 12
-    assert result.section("observatory").rows[0]["score"] == 50  # -25 CSP -20 HSTS -5 XCTO
+    # -25 CSP -20 HSTS -5 XCTO; XFO's +5 is extra credit, given only from 90 up
+    assert result.section("observatory").rows[0]["score"] == 50
     if importlib.util.find_spec("intgkit.frames") is not None:
         frame = res.to_frame("findings")
         assert len(frame) == 12
         xfo = frame[frame["check"] == "x-frame-options"].iloc[0]
         assert (xfo["result_id"], int(xfo["score_modifier"]), xfo["target"]) == (
             "x-frame-options-sameorigin-or-deny",
-            0,
+            5,
             "site.test",
         )
 
@@ -641,3 +665,32 @@ def test_entry_point_object_and_lazy_imports() -> None:
     code = "import sys, intgkit.integrations.http_headers; print('aiohttp' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_x_frame_options_deny_is_worth_5_and_lifts_a_95_to_a_plus() -> None:
+    """XFO DENY is +5 in the grader table: 100 - 5 (no XCTO) + 5 = 100, A+ (it was 95, A)."""
+    headers = [
+        ("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("X-Frame-Options", "DENY"),
+    ]
+    async with LocalSite(page(*headers)) as site:
+        out = await scan(site)
+    assert results(out)["x-frame-options"] == ("x-frame-options-sameorigin-or-deny", 5)
+    assert results(out)["content-security-policy"] == (
+        "csp-implemented-with-unsafe-inline-in-style-src-only",
+        0,
+    )
+    (summary,) = out["observatory"]
+    assert (summary["score"], summary["grade"]) == (100, "A+")
+
+
+async def test_every_finding_has_an_id_severity_and_plain_explanation() -> None:
+    """Each row names its result id, a severity and the one-line explanation of that result."""
+    async with LocalSite.mediocre() as site:
+        out = await scan(site)
+    for finding in out["findings"]:
+        expected = http_headers.RESULTS[finding["result_id"]]
+        assert finding["explanation"] == expected.explanation
+        assert finding["severity"] in ("high", "medium", "low", "info")
+        assert expected.description in finding["detail"]

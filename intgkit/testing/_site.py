@@ -298,8 +298,9 @@ class LocalSite:
         With the http_headers integration and an empty preload list it scores 55 (grade C):
         CSP with 'unsafe-inline' in script-src (-20), HSTS max-age of one day (-10), no
         X-Content-Type-Options (-5), Referrer-Policy no-referrer-when-downgrade (-5), an
-        external https script without SRI (-5); X-Frame-Options SAMEORIGIN, a Secure+HttpOnly
-        session cookie without SameSite and the http -> https redirect are fine (0).
+        external https script without SRI (-5); X-Frame-Options SAMEORIGIN (+5, extra credit,
+        which only counts from 90 up), a Secure+HttpOnly session cookie without SameSite and the
+        http -> https redirect are fine (0).
         """
         body = (
             "<!doctype html><html><head><title>Mediocre</title>"

@@ -237,7 +237,8 @@ class HttpHeaders:
                 severity=severity_for(o.modifier),
                 observed=_cut(o.observed),
                 expected=EXPECTED[o.test],
-                detail=RESULTS[o.result][1] + (f"; {o.note}" if o.note else ""),
+                detail=RESULTS[o.result].description + (f"; {o.note}" if o.note else ""),
+                explanation=RESULTS[o.result].explanation,
                 score_modifier=o.modifier,
             )
             for o in outcomes
