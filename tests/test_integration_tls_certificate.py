@@ -1,9 +1,8 @@
 """tls_certificate against real TLS servers on 127.0.0.1 (intgkit.testing's TlsServer).
 
-Expected findings are worked out by hand from the rules in the module docstring (testssl.sh
-severities, Mozilla intermediate breaches). TLS 1.0/1.1: this machine's OpenSSL (3.0.x) still
-speaks them at security level 0, so a legacy server is expected as "offered"; the tests ask the
-library directly (a stdlib handshake, not the integration) and expect "unknown" where it cannot.
+Expected severities are testssl.sh's (the module docstring names them); which protocols and
+suites a server accepts is whatever the test configured the server with (a cipher string, a
+protocol range), and the cross-check against sslyze itself is tests/test_tls_parity.py.
 """
 
 from __future__ import annotations
@@ -12,8 +11,11 @@ import asyncio
 import contextlib
 import gc
 import importlib.util
+import json
+import os
 import socket
 import ssl
+import tempfile
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,11 +24,21 @@ from typing import Any
 
 import pytest
 import trustme
+from _tls_fixtures import Issued, make_ca, make_leaf, ocsp_response, s_server
+from cryptography.hazmat.primitives import hashes
 
 import intgkit
 from intgkit.integrations import tls_certificate as mod
 from intgkit.integrations._findings import FINDING_COLUMNS
-from intgkit.integrations.tls_certificate import TlsCertificate, match_hostname
+from intgkit.integrations.tls_certificate import (
+    TlsCertificate,
+    _chain,
+    _ciphers,
+    _report,
+    _scan,
+    match_hostname,
+)
+from intgkit.integrations.tls_certificate._parse import CertFacts
 from intgkit.testing._tls import TlsServer
 
 NOW = datetime.now(UTC)
@@ -112,13 +124,30 @@ def closed_port() -> int:
 # -- certificates ------------------------------------------------------------------------------
 
 
+#: Mozilla's intermediate suites for an ECDSA leaf (guidelines 5.7), as an OpenSSL cipher string
+INTERMEDIATE_ECDSA = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305"
+)
+
+
 async def test_valid_certificate_passes_every_check() -> None:
-    """A trusted ECDSA leaf valid 91 days, TLS 1.2+1.3 only: every check passes, facts are complete."""
-    async with TlsServer() as server:
+    """A trusted ECDSA leaf valid 91 days, TLS 1.2 (intermediate suites) + 1.3: every check passes.
+
+    The one exception is OCSP stapling, which the stdlib server cannot do (rated low, as
+    testssl.sh rates it); the modern profile (TLS 1.3 only) is not met, an info finding.
+    """
+    async with TlsServer(ciphers=INTERMEDIATE_ECDSA) as server:
         out = await audit(server)
     found = checks(out)
-    assert all(r["passed"] and r["severity"] == "info" for r in found.values()), found
+    failed = {k: (r["result_id"], r["severity"]) for k, r in found.items() if not r["passed"]}
+    assert failed == {
+        "ocsp_stapling": ("ocsp-stapling-not-stapled", "low"),
+        "mozilla_modern": ("mozilla-modern-not-met", "info"),
+        "mozilla_old": ("mozilla-old-not-met", "info"),  # old wants RSA; intermediate is met
+    }
+    assert all(r["severity"] == "info" for k, r in found.items() if k not in failed)
     assert list(out["findings"][0])[: len(FINDING_COLUMNS)] == list(FINDING_COLUMNS)
+    assert all(r["explanation"] for r in out["findings"]), "every finding explains itself"
     assert {r["result_id"] for r in found.values()} == {
         "chain-of-trust-ok",
         "hostname-match",
@@ -126,14 +155,34 @@ async def test_valid_certificate_passes_every_check() -> None:
         "lifespan-ok",
         "key-size-ok",
         "signature-algorithm-ok",
+        "chain-sha1-none",
+        "chain-order-ok",
+        "chain-root-not-sent",
+        "client-certificate-not-requested",
+        "ocsp-stapling-not-stapled",
+        "protocol-ssl3-0-not-offered",
         "protocol-tls1-0-not-offered",
         "protocol-tls1-1-not-offered",
         "protocol-tls1-2-offered",
         "protocol-tls1-3-offered",
-        "mozilla-intermediate-protocols-ok",
-        "mozilla-intermediate-key-size-ok",
-        "mozilla-intermediate-lifespan-ok",
+        "cipher-null-not-offered",
+        "cipher-anonymous-not-offered",
+        "cipher-export-not-offered",
+        "cipher-rc4-not-offered",
+        "cipher-low-grade-not-offered",
+        "cipher-3des-not-offered",
+        "cipher-cbc-legacy-not-offered",
+        "cipher-no-forward-secrecy-not-offered",
+        "mozilla-modern-not-met",
+        "mozilla-intermediate-met",
+        "mozilla-old-not-met",
     }
+    assert json.loads(found["mozilla_modern"]["observed"]) == [
+        "ciphers",
+        "maximum_certificate_lifespan",
+        "tls_versions",
+    ]
+    assert json.loads(found["mozilla_old"]["observed"]) == ["certificate_signatures", "certificate_types"]
     f = facts(out)
     assert f["host"] == "site.test" and f["port"] == server.port and f["address"] == "127.0.0.1"
     assert f["sni"] == "site.test" and f["tls_version"] == "TLSv1.3" and f["bits"] == 256
@@ -143,12 +192,28 @@ async def test_valid_certificate_passes_every_check() -> None:
     assert (f["key_type"], f["key_bits"], f["sig_alg"]) == ("EC", 256, "ecdsa-with-SHA256")
     assert abs(f["days_left"] - 90) < 0.01 and abs(f["lifespan_days"] - 91) < 0.01
     assert f["not_after"].endswith("Z") and int(f["serial"], 16) > 0
-    assert (f["tls1_0"], f["tls1_1"], f["tls1_2"], f["tls1_3"]) == (
+    assert (f["ssl3_0"], f["tls1_0"], f["tls1_1"], f["tls1_2"], f["tls1_3"]) == (
+        "not offered",
         "not offered",
         "not offered",
         "offered",
         "offered",
     )
+    assert (f["mozilla_profile"], f["client_certificate"], f["ocsp_stapling"]) == (
+        "intermediate",
+        "not requested",
+        "not stapled",
+    )
+    suites = {(r["protocol"], r["suite"]) for r in out["cipher_suites"]}
+    assert suites == {
+        ("TLS 1.2", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+        ("TLS 1.2", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+        ("TLS 1.2", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
+        ("TLS 1.3", "TLS_AES_128_GCM_SHA256"),
+        ("TLS 1.3", "TLS_AES_256_GCM_SHA384"),
+        ("TLS 1.3", "TLS_CHACHA20_POLY1305_SHA256"),
+    }
+    assert all(r["weaknesses"] == "" for r in out["cipher_suites"])
 
 
 @pytest.mark.parametrize(
@@ -228,7 +293,7 @@ async def test_wildcard_match_is_low() -> None:
 
 
 def test_match_hostname_follows_rfc_6125() -> None:
-    """Wildcards cover one whole leftmost label under two more; IPs match IP SANs; CN only without SANs."""
+    """Wildcards cover one whole leftmost label under two more; IPs match IP SANs; never the CN."""
     assert match_hostname("a.example.com", ["*.example.com"]) == "*.example.com"
     assert match_hostname("example.com", ["*.example.com"]) is None
     assert match_hostname("a.b.example.com", ["*.example.com"]) is None
@@ -236,8 +301,7 @@ def test_match_hostname_follows_rfc_6125() -> None:
     assert match_hostname("WWW.Example.COM.", ["www.example.com"]) == "www.example.com"
     assert match_hostname("127.0.0.1", ["127.0.0.1"], ["::1"]) is None
     assert match_hostname("::1", [], ["0:0:0:0:0:0:0:1"]) == "0:0:0:0:0:0:0:1"
-    assert match_hostname("cn.test", [], [], "cn.test") == "cn.test"
-    assert match_hostname("cn.test", ["other.test"], [], "cn.test") is None
+    assert match_hostname("cn.test", []) is None
 
 
 @pytest.mark.parametrize(
@@ -246,13 +310,13 @@ def test_match_hostname_follows_rfc_6125() -> None:
         (
             1024,
             ("key-size-1024-or-less", False, "medium"),
-            ("mozilla-intermediate-key-size-rsa-under-2048", False, "medium"),
+            ("mozilla-intermediate-not-met", False, "medium"),
             ("chain-of-trust-failed", False, "critical"),
         ),
         (
             2048,
             ("key-size-2048-or-less", True, "info"),
-            ("mozilla-intermediate-key-size-ok", True, "info"),
+            ("mozilla-intermediate-met", True, "info"),
             ("chain-of-trust-ok", True, "info"),
         ),
     ],
@@ -260,11 +324,14 @@ def test_match_hostname_follows_rfc_6125() -> None:
 async def test_rsa_key_size(
     bits: int, key_size: tuple[str, bool, str], mozilla: tuple[str, bool, str], chain: tuple[str, bool, str]
 ) -> None:
-    """RSA 1024: testssl medium, Mozilla medium, and OpenSSL's level 2 rejects it (66); 2048 passes."""
-    async with TlsServer(key_type="rsa", key_bits=bits) as server:
+    """RSA 1024: testssl medium, Mozilla intermediate not met, OpenSSL's level 2 rejects it (66)."""
+    ciphers = "ECDHE-RSA-AES128-GCM-SHA256" + (":@SECLEVEL=0" if bits < 2048 else "")
+    async with TlsServer(key_type="rsa", key_bits=bits, ciphers=ciphers) as server:
         out = await audit(server)
     assert outcome(out, "key_size") == key_size
-    assert outcome(out, "mozilla_intermediate_key_size") == mozilla
+    assert outcome(out, "mozilla_intermediate") == mozilla
+    if bits < 2048:
+        assert "rsa_key_size" in json.loads(checks(out)["mozilla_intermediate"]["observed"])
     assert outcome(out, "chain_of_trust") == chain
     f = facts(out)
     assert (f["key_type"], f["key_bits"]) == ("RSA", bits)
@@ -274,37 +341,34 @@ async def test_rsa_key_size(
 @pytest.mark.parametrize(
     ("days", "lifespan", "mozilla"),
     [
-        (
-            380,
-            ("lifespan-ok", True, "info"),
-            ("mozilla-intermediate-lifespan-over-366-days", False, "medium"),
-        ),
-        (366.5, ("lifespan-ok", True, "info"), ("mozilla-intermediate-lifespan-ok", True, "info")),
+        (380, ("lifespan-ok", True, "info"), True),
+        (366.5, ("lifespan-ok", True, "info"), False),
         (
             400,
             ("lifespan-over-398-days", False, "medium"),
-            ("mozilla-intermediate-lifespan-over-366-days", False, "medium"),
+            True,
         ),
         (
             2000,
             ("lifespan-5-years-or-more", False, "medium"),
-            ("mozilla-intermediate-lifespan-over-366-days", False, "medium"),
+            True,
         ),
         (
             4000,
             ("lifespan-10-years-or-more", False, "high"),
-            ("mozilla-intermediate-lifespan-over-366-days", False, "medium"),
+            True,
         ),
     ],
 )
-async def test_lifespan(days: float, lifespan: tuple[str, bool, str], mozilla: tuple[str, bool, str]) -> None:
+async def test_lifespan(days: float, lifespan: tuple[str, bool, str], mozilla: bool) -> None:
     """Lifespan: Mozilla flags > 366 whole days; testssl.sh > 398 days medium, >= 5 y medium, >= 10 y high."""
     async with TlsServer(
         not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=days - 1)
     ) as server:
         out = await audit(server)
     assert outcome(out, "lifespan") == lifespan
-    assert outcome(out, "mozilla_intermediate_lifespan") == mozilla
+    issues = json.loads(checks(out)["mozilla_intermediate"]["observed"] or "[]")
+    assert ("maximum_certificate_lifespan" in issues) is mozilla
     assert abs(facts(out)["lifespan_days"] - days) < 0.01
 
 
@@ -323,14 +387,14 @@ async def test_lifespan(days: float, lifespan: tuple[str, bool, str], mozilla: t
 )
 def test_signature_algorithm_table(sig_alg: str, digest: str | None, expected: tuple[str, bool, str]) -> None:
     """testssl.sh's signature table: MD2/MD4/MD5 critical, SHA-1 medium, SHA-224 info, SHA-2/EdDSA ok."""
-    cert = mod._Cert(
+    cert = CertFacts(
         subject="", subject_cn=None, issuer="", issuer_o=None, issuer_cn=None, serial="1",
         not_before=NOW - timedelta(days=1), not_after=NOW + timedelta(days=90), dns_names=("a.test",),
         ip_addresses=(), key_type="EC", key_bits=256, sig_alg=sig_alg, sig_hash=digest,
     )  # fmt: skip
-    ok = mod._Handshake("ok", version="TLSv1.3", cipher="TLS_AES_128_GCM_SHA256", bits=128)
-    protocols = {key: (mod.OFFERED, "") for key, _, _ in mod.PROTOCOLS}
-    out = mod._Report("a.test", "a.test", 443, "a.test", cert, ok, None, ok, protocols, "").sections()
+    report = _report.Report("a.test")
+    _chain.signature(report, cert)
+    out = {"findings": report.rows}
     assert outcome(out, "signature_algorithm") == expected
     assert checks(out)["signature_algorithm"]["observed"] == sig_alg
 
@@ -339,74 +403,33 @@ def test_signature_algorithm_table(sig_alg: str, digest: str | None, expected: t
 
 
 async def test_tls10_allowed_is_reported_as_offered() -> None:
-    """A server allowing TLS 1.0/1.1: offered (low) and a Mozilla breach, or unknown where OpenSSL can't."""
+    """A server allowing TLS 1.0/1.1: offered (low), CBC suites there flagged, intermediate not met."""
     async with TlsServer(min_version=TLS10) as server:
-        local = await speaks_tls10(server.port)
         out = await audit(server)
-    if local:  # this machine (OpenSSL 3.0 at security level 0)
-        assert outcome(out, "protocol_tls1_0") == ("protocol-tls1-0-offered", False, "low")
-        assert outcome(out, "protocol_tls1_1") == ("protocol-tls1-1-offered", False, "low")
-        assert outcome(out, "mozilla_intermediate_protocols") == (
-            "mozilla-intermediate-protocols-legacy-offered",
-            False,
-            "medium",
-        )
-        assert facts(out)["tls1_0"] == "offered"
-    else:
-        assert outcome(out, "protocol_tls1_0") == ("protocol-tls1-0-unknown", False, "info")
-        assert facts(out)["tls1_0"] == "unknown"
-    assert facts(out)["tls1_2"] == "offered" and facts(out)["tls1_3"] == "offered"
+    assert outcome(out, "protocol_tls1_0") == ("protocol-tls1-0-offered", False, "low")
+    assert outcome(out, "protocol_tls1_1") == ("protocol-tls1-1-offered", False, "low")
+    assert outcome(out, "cipher_cbc_legacy") == ("cipher-cbc-legacy-offered", False, "low")
+    assert outcome(out, "mozilla_intermediate") == ("mozilla-intermediate-not-met", False, "medium")
+    assert "tls_versions" in json.loads(checks(out)["mozilla_intermediate"]["observed"])
+    f = facts(out)
+    assert (f["tls1_0"], f["tls1_1"], f["tls1_2"], f["tls1_3"]) == ("offered",) * 4
 
 
 async def test_tls10_refused_is_reported_as_not_offered() -> None:
-    """A TLS 1.2+ server refuses the TLS 1.0 probe: not offered, passed (unknown if OpenSSL can't)."""
-    async with TlsServer() as legacy_probe_target, TlsServer(min_version=TLS10) as capable:
-        local = await speaks_tls10(capable.port)
-        out = await audit(legacy_probe_target)
-        refused = legacy_probe_target.failed_handshakes
-    if local:
-        assert outcome(out, "protocol_tls1_0") == ("protocol-tls1-0-not-offered", True, "info")
-        assert facts(out)["tls1_0"] == "not offered"
-        assert any("UNSUPPORTED_PROTOCOL" in e for e in refused), refused  # the server really said no
-    else:
-        assert facts(out)["tls1_0"] == "unknown"
-
-
-async def test_version_the_local_openssl_cannot_speak_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Where the local library lacks a version the result is unknown (info), never "not offered"."""
-    real = mod.local_protocol_support()
-    fake = {
-        **real,
-        "tls1_0": "OpenSSL was built without TLS 1.0",
-        "tls1_1": "OpenSSL was built without TLS 1.1",
-    }
-    monkeypatch.setattr(mod, "local_protocol_support", lambda: fake)
+    """A TLS 1.2+ server refuses the TLS 1.0 hello: not offered, passed, and the server really said no."""
     async with TlsServer() as server:
         out = await audit(server)
-    row = checks(out)["protocol_tls1_0"]
-    assert (row["result_id"], row["passed"], row["severity"]) == ("protocol-tls1-0-unknown", False, "info")
-    assert "built without TLS 1.0" in row["detail"]
-    assert (facts(out)["tls1_0"], facts(out)["tls1_1"]) == ("unknown", "unknown")
-    assert outcome(out, "mozilla_intermediate_protocols") == (
-        "mozilla-intermediate-protocols-unknown",
-        False,
-        "info",
-    )
-
-
-def test_local_protocol_support_is_decided_by_a_real_handshake() -> None:
-    """The loopback self-test says TLS 1.2 and 1.3 work here, and TLS 1.0 iff ssl was built with it."""
-    support = mod.local_protocol_support()
-    assert support["tls1_2"] is None and support["tls1_3"] is None
-    if not ssl.HAS_TLSv1:
-        assert support["tls1_0"] is not None
+        refused = server.failed_handshakes
+    assert outcome(out, "protocol_tls1_0") == ("protocol-tls1-0-not-offered", True, "info")
+    assert facts(out)["tls1_0"] == "not offered"
+    assert any("UNSUPPORTED_PROTOCOL" in e for e in refused), refused
 
 
 async def test_tls10_only_server() -> None:
     """TLS 1.0 only: no default client connects, yet the chain is judged; TLS 1.2 missing is medium."""
     async with TlsServer(min_version=TLS10, max_version=TLS10) as server:
         if not await speaks_tls10(server.port):
-            pytest.skip("this machine's OpenSSL cannot speak TLS 1.0")
+            pytest.skip("this machine's OpenSSL cannot speak TLS 1.0 (the verdict on the chain needs it)")
         out = await audit(server)
     assert outcome(out, "chain_of_trust") == ("chain-of-trust-ok", True, "info")
     assert "default client cannot connect" in checks(out)["chain_of_trust"]["detail"]
@@ -497,9 +520,225 @@ async def test_through_the_runner() -> None:
             "high",
             False,
         )
-        assert len(frame) == 13
+        assert len(frame) == 27
     else:
         rows = good.section("findings").rows
-        assert len(rows) == 13
+        assert len(rows) == 27
         assert next(r for r in rows if r["check"] == "expiration")["severity"] == "high"
     assert good.section("certificate").rows[0]["chain_valid"] is True
+
+
+# -- issue 14: the bugs sslyze's comparison found ------------------------------------------------
+
+
+@pytest.mark.parametrize("max_version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+async def test_mutual_tls_server_is_reported_not_crashed(max_version: ssl.TLSVersion) -> None:
+    """A server requiring a client certificate: no crash, TLS 1.2 offered, "client certificate required"."""
+    async with TlsServer(client_cert="required", max_version=max_version) as server:
+        outs = [await audit(server) for _ in range(3)]  # the crash came in most runs, not all
+    for out in outs:
+        assert facts(out)["tls1_2"] == "offered"
+        assert outcome(out, "client_certificate") == ("client-certificate-required", True, "info")
+        assert outcome(out, "chain_of_trust") == ("chain-of-trust-ok", True, "info")
+        assert facts(out)["client_certificate"] == "required"
+
+
+async def test_mutual_tls_alert_from_openssl(tmp_path: Path) -> None:
+    """openssl s_server -Verify sends TLS 1.3's certificate_required alert: read as required."""
+    ca = make_ca()
+    leaf = make_leaf(ca)
+    with s_server(tmp_path, leaf, min_protocol="TLSv1.3", verify_client=ca) as port:
+        out = await audit_at(port, ca)
+    assert outcome(out, "client_certificate") == ("client-certificate-required", True, "info")
+    assert facts(out)["tls1_3"] == "offered" and facts(out)["tls1_2"] == "not offered"
+
+
+async def test_optional_client_certificate() -> None:
+    """A server that asks for a client certificate but goes on without one: optional."""
+    async with TlsServer(client_cert="optional") as server:
+        out = await audit(server)
+    assert outcome(out, "client_certificate") == ("client-certificate-optional", True, "info")
+
+
+async def test_no_subject_alt_name_fails_even_with_a_matching_cn(tmp_path: Path) -> None:
+    """CN=site.test without subjectAltName: browsers reject it, so hostname-no-san (high)."""
+    ca = make_ca()
+    with s_server(tmp_path, make_leaf(ca, san=False, cn="site.test"), [ca]) as port:
+        out = await audit_at(port, ca)
+    assert outcome(out, "hostname") == ("hostname-no-san", False, "high")
+    assert "ignored by browsers" in checks(out)["hostname"]["detail"]
+    assert "certificate_hostname_validation" in json.loads(checks(out)["mozilla_intermediate"]["observed"])
+    assert facts(out)["san_match"] is False
+
+
+async def test_not_yet_valid_self_signed_reports_both_problems(tmp_path: Path) -> None:
+    """A self-signed leaf valid only from next week: self-signed (critical) AND not yet valid (critical)."""
+    leaf = make_leaf(None, not_before=NOW + timedelta(days=7), not_after=NOW + timedelta(days=60))
+    with s_server(tmp_path, leaf) as port:
+        out = await audit_at(port, None)
+    assert outcome(out, "chain_of_trust") == ("chain-of-trust-self-signed", False, "critical")
+    assert outcome(out, "expiration") == ("expiration-not-yet-valid", False, "critical")
+
+
+async def test_plain_http_port_gets_a_plain_language_error() -> None:
+    """A plain-HTTP port: the error says so in words first, OpenSSL's jargon after, in brackets."""
+
+    async def http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ConnectionError) as info:
+            await TlsCertificate(resolve=f"site.test:{port}:127.0.0.1").fetch(f"site.test:{port}")
+    finally:
+        server.close()
+        await server.wait_closed()
+    message = str(info.value)
+    assert "the server did not answer in TLS" in message
+    plain, _, jargon = message.partition("(OpenSSL:")
+    assert "wrong version number" in jargon and "wrong version number" not in plain
+
+
+# -- new coverage: suites, chain, OCSP, profiles, bounds -----------------------------------------
+
+
+async def audit_at(port: int, ca: Issued | None, **kw: Any) -> dict[str, list[dict[str, Any]]]:
+    """Audit site.test at an openssl s_server trusting ``ca`` (a throwaway root when None)."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as f:
+        f.write((ca or make_ca()).pem)
+    try:
+        return await TlsCertificate(ca_bundle=f.name, resolve=f"site.test:{port}:127.0.0.1", **kw).fetch(
+            f"site.test:{port}"
+        )
+    finally:
+        os.unlink(f.name)
+
+
+async def test_weak_suites_are_flagged_per_class() -> None:
+    """An RSA server accepting NULL, static-RSA and legacy CBC suites: each class flagged.
+
+    (This machine's OpenSSL 3.0 has no 3DES, RC4 or EXPORT suites left to serve; their classes
+    are pinned by test_cipher_suite_classes, and sslyze's parity test covers what it can serve.)
+    """
+    ciphers = "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA:NULL-SHA256:@SECLEVEL=0"
+    async with TlsServer(key_type="rsa", min_version=TLS10, ciphers=ciphers) as server:
+        out = await audit(server)
+    assert outcome(out, "cipher_null") == ("cipher-null-offered", False, "critical")
+    assert outcome(out, "cipher_3des") == ("cipher-3des-not-offered", True, "info")
+    assert outcome(out, "cipher_no_forward_secrecy") == ("cipher-no-forward-secrecy-offered", False, "low")
+    assert outcome(out, "cipher_cbc_legacy") == ("cipher-cbc-legacy-offered", False, "low")
+    assert outcome(out, "cipher_rc4")[0] == "cipher-rc4-not-offered"
+    assert outcome(out, "mozilla_old") == ("mozilla-old-not-met", False, "high")
+    rows = {(r["protocol"], r["suite"]): r for r in out["cipher_suites"]}
+    assert {s for p, s in rows if p == "TLS 1.2"} == {
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_RSA_WITH_NULL_SHA256",
+    }
+    assert rows[("TLS 1.2", "TLS_RSA_WITH_NULL_SHA256")]["weaknesses"] == "null, no_forward_secrecy"
+    assert rows[("TLS 1.0", "TLS_RSA_WITH_AES_128_CBC_SHA")]["weaknesses"] == "no_forward_secrecy, cbc_legacy"
+    assert rows[("TLS 1.2", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")]["ephemeral_key"] == "ECDH X25519 256"
+
+
+@pytest.mark.parametrize(
+    ("name", "weaknesses"),
+    [  # testssl.sh's classes (run_cipherlists), by the suite's IANA name
+        ("TLS_NULL_WITH_NULL_NULL", ("null", "anonymous", "no_forward_secrecy")),
+        ("TLS_RSA_EXPORT_WITH_RC4_40_MD5", ("export", "rc4", "no_forward_secrecy")),
+        ("TLS_DH_anon_WITH_AES_128_GCM_SHA256", ("anonymous", "no_forward_secrecy")),
+        ("TLS_ECDHE_RSA_WITH_RC4_128_SHA", ("rc4",)),
+        ("TLS_RSA_WITH_DES_CBC_SHA", ("low_grade", "no_forward_secrecy")),
+        ("TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA", ("3des",)),
+        ("TLS_RSA_WITH_IDEA_CBC_SHA", ("3des", "no_forward_secrecy")),
+        ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", ()),
+        ("TLS_CHACHA20_POLY1305_SHA256", ()),
+    ],
+)
+def test_cipher_suite_classes(name: str, weaknesses: tuple[str, ...]) -> None:
+    """Each registry suite's weakness classes, read from its IANA name."""
+    (suite,) = [s for s in _ciphers.registry().values() if s.name == name]
+    assert suite.weaknesses == weaknesses
+
+
+def test_registry_holds_the_iana_code_points() -> None:
+    """Spot checks of the registry against RFC 5246 / 8446 / 7905 code points."""
+    reg = _ciphers.registry()
+    assert reg[0x002F].name == "TLS_RSA_WITH_AES_128_CBC_SHA"
+    assert reg[0x1301].name == "TLS_AES_128_GCM_SHA256"
+    assert reg[0xCCA8].name == "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+    assert reg[0x0003].name == "TLS_RSA_EXPORT_WITH_RC4_40_MD5"
+
+
+async def test_sha1_intermediate_root_sent_and_order(tmp_path: Path) -> None:
+    """A SHA-1-signed intermediate is found; the root sent is reported; a reversed chain is out of order."""
+    root = make_ca()
+    inter = make_ca("intgkit sha1 intermediate", issuer=root, digest=hashes.SHA1())
+    leaf = make_leaf(inter)
+    with s_server(tmp_path / "a", leaf, [inter, root]) as port:
+        out = await audit_at(port, root)
+    assert outcome(out, "chain_sha1") == ("chain-sha1-found", False, "medium")
+    assert (
+        "sha1WithRSAEncryption" in checks(out)["chain_sha1"]["observed"]
+        or "ecdsa-with-SHA1" in (checks(out)["chain_sha1"]["observed"])
+    )
+    assert outcome(out, "chain_root") == ("chain-root-sent", True, "info")
+    assert outcome(out, "chain_order") == ("chain-order-ok", True, "info")
+    assert outcome(out, "signature_algorithm") == ("signature-algorithm-ok", True, "info")  # the leaf's own
+    assert facts(out)["chain_length"] == 3
+    with s_server(tmp_path / "b", make_leaf(inter), [root, inter]) as port:
+        out = await audit_at(port, root)
+    assert outcome(out, "chain_order") == ("chain-order-invalid", False, "low")
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ("good", ("ocsp-stapling-ok", True, "info")),
+        ("revoked", ("ocsp-stapling-revoked", False, "critical")),
+        (None, ("ocsp-stapling-not-stapled", False, "low")),
+    ],
+)
+async def test_ocsp_stapling(tmp_path: Path, status: str | None, expected: tuple[str, bool, str]) -> None:
+    """A stapled 'good' response passes, 'revoked' is critical, none is low (testssl.sh)."""
+    ca = make_ca()
+    leaf = make_leaf(ca)
+    der = ocsp_response(leaf, ca, status) if status else None
+    with s_server(tmp_path, leaf, ocsp_der=der) as port:
+        out = await audit_at(port, ca)
+    assert outcome(out, "ocsp_stapling") == expected
+
+
+async def test_tls13_only_server_has_unknown_stapling(tmp_path: Path) -> None:
+    """TLS 1.3 only: the staple is encrypted, so stapling is unknown, never "not stapled"."""
+    ca = make_ca()
+    leaf = make_leaf(ca)
+    with s_server(tmp_path, leaf, min_protocol="TLSv1.3", ocsp_der=ocsp_response(leaf, ca)) as port:
+        out = await audit_at(port, ca)
+    assert outcome(out, "ocsp_stapling") == ("ocsp-stapling-unknown", False, "info")
+    assert outcome(out, "mozilla_modern")[0] in ("mozilla-modern-met", "mozilla-modern-not-met")
+    assert facts(out)["tls1_2"] == "not offered" and facts(out)["tls1_3"] == "offered"
+
+
+async def test_scan_is_bounded_per_host() -> None:
+    """A server with many suites: the scan runs connections side by side, never more than the limit."""
+    async with TlsServer(min_version=TLS10) as server:
+        result = await _scan.scan("127.0.0.1", server.port, "site.test", timeout=5, budget=20)
+    assert 1 < result.peak_connections <= mod.PER_HOST_CONNECTIONS == 8
+    accepted = sum(len(v.accepted) for v in result.versions.values())
+    assert result.connections <= accepted + 5 * (1 + _scan.CHUNKS)  # one refusal per list
+
+
+async def test_scan_budget_is_its_own() -> None:
+    """A silent server: the scan gives up when its budget is spent, versions unknown with the reason."""
+    async with silent_server() as port:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        result = await _scan.scan("127.0.0.1", port, "site.test", timeout=5, budget=0.3)
+        elapsed = loop.time() - started
+    assert elapsed < 2
+    assert {v.state for v in result.versions.values()} == {"unknown"}
+    assert all("budget" in v.why for v in result.versions.values())

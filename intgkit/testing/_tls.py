@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["TlsServer"]
 
 KeyType = Literal["ecdsa", "rsa"]
+ClientCert = Literal["none", "optional", "required"]
 
 
 def _utcnow() -> datetime:
@@ -61,6 +62,11 @@ class TlsServer:
             ``ca=trustme.CA(organization_name=...)`` to set it.
         min_version, max_version: the protocol versions the server accepts. A minimum below
             TLS 1.2 also sets ``ALL:@SECLEVEL=0`` so the legacy handshakes can succeed.
+        ciphers: an OpenSSL cipher string for TLS 1.2 and below (``"ECDHE+AESGCM"``, or a weak
+            ``"DEFAULT:ECDHE-ECDSA-DES-CBC3-SHA:@SECLEVEL=0"``); TLS 1.3 suites keep
+            OpenSSL's defaults (the ``ssl`` module cannot set them).
+        client_cert: ``"none"`` (default), ``"optional"`` or ``"required"``: whether the
+            server asks for a client certificate issued by :attr:`ca` (mutual TLS).
         host: the loopback address to listen on.
     """
 
@@ -77,12 +83,16 @@ class TlsServer:
         organization: str | None = None,
         min_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2,
         max_version: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+        ciphers: str | None = None,
+        client_cert: ClientCert = "none",
         host: str = "127.0.0.1",
     ) -> None:
         if not names:
             raise ValueError("TlsServer needs at least one name for the certificate")
         if key_type not in ("ecdsa", "rsa"):
             raise ValueError(f"key_type must be 'ecdsa' or 'rsa', got {key_type!r}")
+        if client_cert not in ("none", "optional", "required"):
+            raise ValueError(f"client_cert must be 'none', 'optional' or 'required', got {client_cert!r}")
         self.names = tuple(names)
         now = _utcnow()
         self.not_before = not_before if not_before is not None else now - timedelta(days=1)
@@ -93,6 +103,8 @@ class TlsServer:
         self.organization = organization
         self.min_version = min_version
         self.max_version = max_version
+        self.ciphers = ciphers
+        self.client_cert = client_cert
         self.host = host
         self._ca = ca
         self._server: asyncio.Server | None = None
@@ -198,6 +210,11 @@ class TlsServer:
         if legacy or weak_key:
             # TLS 1.0/1.1 (SHA-1 handshake signatures) and small keys need security level 0
             ctx.set_ciphers("ALL:@SECLEVEL=0")
+        if self.ciphers is not None:
+            ctx.set_ciphers(self.ciphers)
+        if self.client_cert != "none":
+            ctx.verify_mode = ssl.CERT_REQUIRED if self.client_cert == "required" else ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(str(Path(tmpdir) / "ca.pem"))
         with warnings.catch_warnings():  # ssl deprecates the TLSv1/TLSv1_1 members themselves
             warnings.simplefilter("ignore", DeprecationWarning)
             ctx.minimum_version = self.min_version
