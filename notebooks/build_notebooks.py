@@ -837,7 +837,8 @@ notebook(
 intgkit ships four security integrations:
 
 - `http_headers`: the MDN HTTP Observatory tests and grade (CSP, HSTS, cookies, redirection, ...);
-- `tls_certificate`: chain of trust, host name, expiry, lifespan, key, signature and protocols;
+- `tls_certificate`: chain of trust, host name, expiry, lifespan, key, signatures, OCSP stapling,
+  protocols, cipher suites and Mozilla's TLS profiles;
 - `dns_email`: SPF, DMARC, MTA-STS, TLS-RPT, CAA and DNSSEC records;
 - `cloudflare`: zone settings, DNSSEC, WAF and DNS exposure through the Cloudflare API.
 
@@ -955,7 +956,9 @@ for row in headers[~headers["passed"]].itertuples():
 ## A certificate that expires soon
 
 The shop's endpoint has its own CA, so it gets a `tls_certificate` configured with that trust
-root. Its expiry check fails with severity high: 20 days left, where 30 is the warning limit.
+root. Its expiry check fails with severity high (20 days left, where 30 is the warning limit),
+and it accepts an anonymous cipher suite at TLS 1.2, which is critical: without a certificate
+in the handshake, anyone on the path can impersonate the shop.
 """),
     code("""
 shop_registry = intgkit.IntegrationRegistry(entry_point_group=None)

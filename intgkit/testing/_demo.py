@@ -1,7 +1,7 @@
 """The local estate ``intgkit demo`` audits, for the demo, notebook 05 and users' own tries.
 
 A deliberately mediocre web site (``site.test``), a shop TLS endpoint whose certificate expires
-in 20 days (``shop.site.test``), the site's DNS zone and a fake Cloudflare account holding the
+in 20 days and which accepts an anonymous cipher suite (``shop.site.test``), the site's DNS zone and a fake Cloudflare account holding the
 zone with weak settings; all on 127.0.0.1.
 """
 
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["DemoServers"]
 
 SITE = "site.test"
+#: the shop's TLS 1.2 suites: two good ones and an anonymous one (no certificate: impersonable)
+SHOP_CIPHERS = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:AECDH-AES128-SHA:@SECLEVEL=0"
 
 
 class DemoServers:
@@ -57,7 +59,10 @@ _dmarc  IN TXT "v=DMARC1; p=none"
         now = datetime.now(UTC)
         self.site = LocalSite.mediocre()
         self.shop = TlsServer(
-            names=(self.SHOP,), not_before=now - timedelta(days=70), not_after=now + timedelta(days=20)
+            names=(self.SHOP,),
+            not_before=now - timedelta(days=70),
+            not_after=now + timedelta(days=20),
+            ciphers=SHOP_CIPHERS,
         )
         self.dns = DnsZoneServer(self.ZONE)
         self.cloudflare = FakeCloudflare(self.TOKEN)

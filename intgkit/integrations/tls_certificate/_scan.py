@@ -188,7 +188,7 @@ class _Scanner:
         suite = registry()[flight.suite]
         key = None
         if flight.key_exchange is not None:
-            key = ephemeral_key(flight.key_exchange, ecdhe=suite.key_exchange.startswith("ECDHE"))
+            key = ephemeral_key(flight.key_exchange, ecdhe=suite.key_exchange.startswith("ECDH"))
         return Accepted(suite, key)
 
 
