@@ -20,12 +20,14 @@ from intgkit.integrations.dns_email import (
     organizational_domain,
     parse_nameserver,
 )
-from intgkit.testing._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer
+from intgkit.testing import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer, signed_zone
 
 GOOD = """
 $ORIGIN good.test.
 $TTL 300
 @           SOA   ns1 hostmaster 1 3600 600 86400 300
+@           NS    ns1
+ns1         A     192.0.2.53
 @           TXT   "v=spf1 ip4:192.0.2.0/24 include:_spf.good.test mx -all"
 @           TXT   "google-site-verification=abc"
 @           MX    10 mx1.good.test.
@@ -39,6 +41,7 @@ _mta-sts    TXT   "v=STSv1; id=20240101T000000"
 _smtp._tls  TXT   "v=TLSRPTv1; rua=mailto:tls@good.test"
 @           CAA   0 issue "letsencrypt.org"
 @           CAA   0 iodef "mailto:security@good.test"
+default._bimi TXT "v=BIMI1; l=https://good.test/logo.svg; a=https://good.test/vmc.pem"
 """
 GOOD_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: *.good.test\r\nmax_age: 604800\r\n"
 
@@ -51,11 +54,13 @@ async def scan(
     servfail: bool | list[str] = False,
     policies: dict[str, str] | None = None,
     policy_status: int = 200,
+    smtp: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Serve the zone and the MTA-STS policies locally and run one fetch against them.
 
     The policy host of ``target`` always points at the local server (404 without a policy),
-    so no test ever asks the system resolver.
+    so no test ever asks the system resolver. SMTP probing is off unless asked for (the
+    zones' MX hosts have documentation addresses, which nobody answers).
     """
     with DnsZoneServer(zone, ad=ad, servfail=servfail) as dns:
         async with MtaStsPolicyServer(policies or {}, status=policy_status) as web:
@@ -64,8 +69,14 @@ async def scan(
                 ca_bundle=web.ca_bundle,
                 resolve=web.resolve_for(target, *(policies or {})),
                 lifetime=2,
+                smtp=smtp,
             )
             return await obj.fetch(target)
+
+
+def signed(zone: str, origin: str) -> str:
+    """The zone signed (DNSSEC), with its DS record as the parent would publish it."""
+    return signed_zone(zone, origin)
 
 
 def checks(sections: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
@@ -93,10 +104,13 @@ def spf_zone(domain: str, *records: str, extra: str = "") -> str:
 
 
 async def test_good_domain_passes_every_check() -> None:
-    """A domain with SPF -all, DMARC reject, enforced MTA-STS, TLS-RPT, CAA and AD passes all."""
-    out = await scan(GOOD, "good.test", ad=True, policies={"good.test": GOOD_POLICY})
+    """A signed domain with SPF -all, DMARC reject, MTA-STS, TLS-RPT, CAA and BIMI passes all."""
+    out = await scan(signed(GOOD, "good.test"), "good.test", policies={"good.test": GOOD_POLICY})
     assert ids(out) == {
         "spf_record": "spf-valid",
+        "spf_size": "spf-size-ok",
+        "dmarc_size": "dmarc-size-ok",
+        "bimi": "bimi-present",
         "spf_lookups": "spf-lookups-ok",
         "spf_void_lookups": "spf-void-lookups-ok",
         "spf_loops": "spf-no-loop",
@@ -109,7 +123,7 @@ async def test_good_domain_passes_every_check() -> None:
         "mta_sts_mx": "mta-sts-mx-covered",
         "tls_rpt": "tls-rpt-present",
         "caa": "caa-present",
-        "dnssec": "dnssec-validated",
+        "dnssec": "dnssec-valid",
     }
     assert all(r["passed"] and r["severity"] == "info" for r in out["findings"])
     found = checks(out)
@@ -121,6 +135,7 @@ async def test_good_domain_passes_every_check() -> None:
     assert found["caa"]["observed"] == '["issue letsencrypt.org", "iodef mailto:security@good.test"]'
     assert {r["integration"] for r in out["findings"]} == {"dns_email"}
     assert {r["target"] for r in out["findings"]} == {"good.test"}
+    assert all(r["explanation"] for r in out["findings"])
 
 
 async def test_good_domain_facts() -> None:
@@ -132,7 +147,7 @@ async def test_good_domain_facts() -> None:
     ]
     (dmarc,) = out["dmarc"]
     assert (dmarc["p"], dmarc["sp"], dmarc["location"], dmarc["rua"]) == (
-        "reject", "reject", "domain", "mailto:dmarc@good.test",
+        "reject", "reject", "good.test", "mailto:dmarc@good.test",
     )  # fmt: skip
     (sts,) = out["mta_sts"]
     assert (sts["id"], sts["mode"], sts["max_age"], sts["http_status"]) == (
@@ -180,7 +195,9 @@ h3    A   192.0.2.13
     assert found["spf_void_lookups"]["observed"] == "0"
     assert found["spf_ptr"]["result_id"] == "spf-ptr-used"
     assert found["spf_ptr"]["severity"] == "low"
-    assert found["spf_record"]["result_id"] == "spf-valid"
+    # the record is a permerror (RFC 7208 §4.6.4), which the record's own row says
+    assert found["spf_record"]["result_id"] == "spf-permerror"
+    assert found["spf_record"]["observed"] == '["11 DNS lookups (at most 10)"]'
     assert [r["name_queried"] for r in out["spf"]] == [
         "chain.test",
         "a.chain.test",
@@ -338,7 +355,8 @@ def dmarc_zone(record: str | None, domain: str = "dm.test") -> str:
 )
 async def test_dmarc_variants(record: str | None, expected: dict[str, str]) -> None:
     """DMARC record and policy findings for reject, none, quarantine, missing p/rua, errors, none."""
-    got = {k: v for k, v in ids(await scan(dmarc_zone(record), "dm.test")).items() if k.startswith("dmarc")}
+    found = ids(await scan(dmarc_zone(record), "dm.test"))
+    got = {k: v for k, v in found.items() if k.startswith("dmarc") and k != "dmarc_size"}
     assert got == expected
 
 
@@ -371,9 +389,14 @@ mail    TXT "v=spf1 -all"
     assert found["dmarc_policy"]["result_id"] == "dmarc-policy-quarantine"
     assert found["dmarc_policy"]["observed"] == "sp=quarantine"
     assert out["dmarc"][0]["name_queried"] == "_dmarc.org.test"
-    assert out["dmarc"][0]["location"] == "organizational domain"
+    assert out["dmarc"][0]["location"] == "org.test"
     statuses = [(r["name_queried"], r["status"]) for r in out["dns_records"] if r["purpose"] == "dmarc"]
-    assert statuses == [("_dmarc.mail.org.test", "NXDOMAIN"), ("_dmarc.org.test", "NOERROR")]
+    # RFC 9989 §4.10: the walk goes on to the top-level label (a psd=n/y record would stop it)
+    assert statuses == [
+        ("_dmarc.mail.org.test", "NXDOMAIN"),
+        ("_dmarc.org.test", "NOERROR"),
+        ("_dmarc.test", "NXDOMAIN"),
+    ]
 
 
 # -- MTA-STS and TLS-RPT ------------------------------------------------------------------------
@@ -408,7 +431,9 @@ async def test_mta_sts_untrusted_certificate() -> None:
     """A policy host whose certificate is not trusted is 'unavailable' (no CA bundle given)."""
     with DnsZoneServer(GOOD) as dns:
         async with MtaStsPolicyServer({"good.test": GOOD_POLICY}) as web:
-            obj = DnsEmail(nameserver=dns.nameserver, resolve=web.resolve_for("good.test"), lifetime=2)
+            obj = DnsEmail(
+                nameserver=dns.nameserver, resolve=web.resolve_for("good.test"), lifetime=2, smtp=False
+            )
             row = checks(await obj.fetch("good.test"))["mta_sts"]
     assert row["result_id"] == "mta-sts-policy-unavailable"
     assert "certificate" in row["observed"].lower()
@@ -449,12 +474,16 @@ async def test_caa_found_on_parent() -> None:
     }
 
 
-async def test_caa_absent_is_low_and_dnssec_off_is_low() -> None:
-    """No CAA anywhere up the tree is low; an answer without AD is dnssec-not-validated, low."""
-    found = checks(await scan(dmarc_zone("v=DMARC1; p=reject"), "dm.test", ad=False))
+async def test_caa_absent_is_low_and_unsigned_zone_is_low() -> None:
+    """No CAA anywhere up the tree is low; a zone without DNSKEY is dnssec-unsigned, low.
+
+    The server sets the AD bit, which a validating resolver would not do for an unsigned zone:
+    the verdict comes from the missing keys, not from the bit.
+    """
+    found = checks(await scan(dmarc_zone("v=DMARC1; p=reject"), "dm.test", ad=True))
     assert (found["caa"]["result_id"], found["caa"]["severity"]) == ("caa-not-found", "low")
-    assert (found["dnssec"]["result_id"], found["dnssec"]["severity"]) == ("dnssec-not-validated", "low")
-    assert found["dnssec"]["observed"] == "AD=0"
+    assert (found["dnssec"]["result_id"], found["dnssec"]["severity"]) == ("dnssec-unsigned", "low")
+    assert found["dnssec"]["observed"] == "no DNSKEY"
 
 
 # -- failures ---------------------------------------------------------------------------------
@@ -496,10 +525,19 @@ async def test_servfail_on_some_names_marks_those_checks_unknown() -> None:
 
 async def test_servfail_everywhere() -> None:
     """A server answering SERVFAIL to everything yields only unknown findings, no exception."""
-    out = await scan(GOOD, "good.test", servfail=True)
+    out = await scan(GOOD, "good.test", servfail=True, smtp=True)
     assert {r["result_id"] for r in out["findings"]} == {
         "spf-unknown", "dmarc-unknown", "mta-sts-unknown", "tls-rpt-unknown", "caa-unknown", "dnssec-unknown",
+        "bimi-unknown", "mx-starttls-unknown",
     }  # fmt: skip
+    # every unknown names the lookup that failed
+    details = {r["result_id"]: r["detail"] for r in out["findings"]}
+    assert details["dmarc-unknown"].startswith(
+        "could not be evaluated: the TXT lookup of _dmarc.good.test failed"
+    )
+    assert details["mx-starttls-unknown"].startswith(
+        "could not be evaluated: the MX lookup of good.test failed"
+    )
 
 
 async def test_bad_targets_and_settings() -> None:
@@ -517,7 +555,7 @@ async def test_nameserver_from_environment(monkeypatch: pytest.MonkeyPatch) -> N
             monkeypatch.setenv("INTGKIT_DNS_NAMESERVER", dns.nameserver)
             monkeypatch.setenv("INTGKIT_CA_BUNDLE", web.ca_bundle)
             monkeypatch.setenv("INTGKIT_RESOLVE", web.resolve_for("good.test"))
-            out = await DnsEmail(lifetime=2).fetch("good.test")
+            out = await DnsEmail(lifetime=2, smtp=False).fetch("good.test")
     assert checks(out)["spf_record"]["result_id"] == "spf-valid"
     assert checks(out)["mta_sts"]["result_id"] == "mta-sts-enforce"
 
@@ -535,6 +573,7 @@ async def test_through_the_runner() -> None:
                 ca_bundle=web.ca_bundle,
                 resolve=web.resolve_for("good.test"),
                 lifetime=2,
+                smtp=False,
             )
             reg = intgkit.IntegrationRegistry(None)
             reg.register(obj)
@@ -548,7 +587,7 @@ async def test_through_the_runner() -> None:
     assert list(plus["result_id"]) == ["spf-all-pass"]
     assert list(plus["severity"]) == ["high"]
     good = frame[frame["target"] == "good.test"]
-    assert list(good[~good["passed"].astype(bool)]["check"]) == ["dnssec"]  # this server sets no AD
+    assert list(good[~good["passed"].astype(bool)]["check"]) == ["dnssec"]  # this zone is unsigned
     assert len(results.to_frame("dns_records")) > 10
     sections = {r.target: {s.name: s for s in r.sections} for r in results}
     rows = list(sections["dm.test"]["findings"].rows)

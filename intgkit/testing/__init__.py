@@ -5,7 +5,8 @@
 - :class:`TlsServer`: a TLS endpoint with a chosen certificate (expiring, expired, wrong name,
   untrusted CA, weak key) and protocol range.
 - :class:`DnsZoneServer`, :class:`SilentDnsServer`, :class:`MtaStsPolicyServer`: DNS from zone
-  text (UDP and TCP), a server that never answers (timeouts), and an MTA-STS policy host.
+  text (UDP and TCP), a server that never answers (timeouts), and an MTA-STS policy host;
+  :func:`signed_zone` signs zone text for DNSSEC tests.
 - :class:`FakeCloudflare` (with :class:`FakeZone`, :class:`FakeRecord`,
   :class:`FakeCertificatePack`, :class:`FakeCertificate`, :class:`CloudflareRequest`,
   :func:`secure_zone_settings`, :func:`universal_pack`, :func:`execute_managed`): the Cloudflare
@@ -34,7 +35,7 @@ from ._cloudflare import (
     universal_pack,
 )
 from ._demo import DemoServers
-from ._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer
+from ._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer, signed_zone
 from ._fakes import FakeIntegration, fake_integration
 from ._site import LocalSite, Route
 from ._tls import TlsServer
@@ -58,5 +59,6 @@ __all__ = [
     "execute_managed",
     "fake_integration",
     "secure_zone_settings",
+    "signed_zone",
     "universal_pack",
 ]

@@ -13,8 +13,10 @@ Real servers, not mocks, so an integration's resolver code runs unchanged agains
 - :class:`DnsZoneServer` answers from zone text (dnslib's ``RR.fromZone``) over UDP and TCP on
   the same port: the RRsets of the name and type asked for, CNAMEs chased inside the zone,
   NODATA for names that exist (or have names below them) without that type, NXDOMAIN for every
-  other name. Options set the AD bit (what a validating resolver says about a signed zone) and
-  answer SERVFAIL (for every name or for some names).
+  other name; RRSIG records in the zone text (a zone signed beforehand, e.g. with dnspython's
+  ``dns.dnssec.sign_zone``, or :func:`signed_zone`) are added to the answers they cover.
+  Options set the AD bit (what a validating resolver says about a signed zone) and answer
+  SERVFAIL (for every name or for some names).
 - :class:`SilentDnsServer` is a bound UDP socket that never answers, to test timeouts.
 - :class:`MtaStsPolicyServer` serves ``/.well-known/mta-sts.txt`` over HTTPS with a throwaway
   trustme CA; :meth:`MtaStsPolicyServer.resolve_for` gives the ``INTGKIT_RESOLVE`` entry that
@@ -39,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from aiohttp import web
 
-__all__ = ["DnsZoneServer", "MtaStsPolicyServer", "SilentDnsServer"]
+__all__ = ["DnsZoneServer", "MtaStsPolicyServer", "SilentDnsServer", "signed_zone"]
 
 _MAX_CNAME_CHAIN = 8
 
@@ -205,6 +207,10 @@ class DnsZoneServer(_ServerBase):
             if matching:
                 for rr in matching:
                     reply.add_answer(rr)
+                # a signed zone's RRSIGs travel with the records they cover (RFC 4035 §3.1.1)
+                for rr in owned:
+                    if rr.rtype == QTYPE.RRSIG and rr.rdata.covered == qtype and qtype != QTYPE.RRSIG:
+                        reply.add_answer(rr)
                 return reply
             cnames = [rr for rr in owned if rr.rtype == QTYPE.CNAME]
             if not cnames:
@@ -219,6 +225,46 @@ class DnsZoneServer(_ServerBase):
         if soa is not None:
             reply.add_auth(soa)
         return reply
+
+
+def signed_zone(
+    zone: str, origin: str, *, ds: bool = True, valid_days: float = 1.0, expired: bool = False
+) -> str:
+    """``zone`` signed with a fresh ECDSA P-256 key (DNSSEC algorithm 13), as zone text.
+
+    The signed text has the DNSKEY, an RRSIG for every RRset and the NSEC chain, and (with
+    ``ds``) the DS record the parent would publish, at the apex name, so one
+    :class:`DnsZoneServer` answers for both. ``expired`` dates the signatures in the past, as a
+    zone whose re-signing stopped. Uses dnspython and cryptography.
+
+    Args:
+        zone: zone-file text; it needs an SOA at ``origin``.
+        origin: the zone's apex (``example.test``).
+        ds: append the matching DS record.
+        valid_days: how long the signatures are valid from now.
+        expired: sign with validity that ended an hour ago.
+    """
+    import time
+
+    import dns.dnssec
+    import dns.zone
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from dns.dnssectypes import Algorithm
+
+    apex = origin.rstrip(".") + "."
+    parsed = dns.zone.from_text(zone, origin=apex, relativize=False)
+    key = ec.generate_private_key(ec.SECP256R1())
+    dnskey = dns.dnssec.make_dnskey(key.public_key(), Algorithm.ECDSAP256SHA256, flags=257)
+    now = time.time()
+    inception, expiration = (now - 86400, now - 3600) if expired else (now - 3600, now + valid_days * 86400)
+    with parsed.writer() as txn:
+        dns.dnssec.sign_zone(
+            parsed, txn=txn, keys=[(key, dnskey)], inception=inception, expiration=expiration
+        )
+    text = parsed.to_text(relativize=False)
+    if ds:
+        text += f"{apex} 300 IN DS {dns.dnssec.make_ds(apex, dnskey, 'SHA256')}\n"
+    return str(text)
 
 
 def _exists(name: Any, records: list[Any]) -> bool:
