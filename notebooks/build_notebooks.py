@@ -840,7 +840,8 @@ intgkit ships four security integrations:
 - `tls_certificate`: chain of trust, host name, expiry, lifespan, key, signatures, OCSP stapling,
   protocols, cipher suites and Mozilla's TLS profiles;
 - `dns_email`: SPF, DMARC, MTA-STS, TLS-RPT, CAA and DNSSEC records;
-- `cloudflare`: zone settings, DNSSEC, WAF and DNS exposure through the Cloudflare API.
+- `cloudflare`: zone settings, TLS and HSTS, DNSSEC, WAF and managed rulesets, edge
+  certificates, Authenticated Origin Pulls and origin exposure (DNS, SPF) through the Cloudflare API.
 
 This notebook points them at servers on 127.0.0.1 from `intgkit.testing`, the same set-up as
 `intgkit demo`: a deliberately mediocre web site, a TLS endpoint whose certificate expires soon,
@@ -951,6 +952,17 @@ print(f"\\n100 + penalties = {100 + penalties}; the bonuses (+{bonuses}) only co
     code("""
 for row in headers[~headers["passed"]].itertuples():
     print(f"{row.check} ({row.severity}): {row.explanation}")
+"""),
+    md("""
+## What the Cloudflare audit found
+
+The fake Cloudflare zone has a few weak settings, an origin whose address its own DNS gives
+away (an unproxied record and the SPF record), no Authenticated Origin Pulls, and the OWASP
+ruleset set to log only. Each finding carries a one-line `explanation` of why it matters.
+"""),
+    code("""
+cf_failed = failed[failed["integration"] == "cloudflare"].sort_values(["severity", "check"])
+cf_failed[["severity", "check", "result_id", "explanation"]].reset_index(drop=True)
 """),
     md("""
 ## A certificate that expires soon

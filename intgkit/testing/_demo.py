@@ -12,7 +12,13 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from ._cloudflare import FakeCloudflare, FakeRecord
+from ._cloudflare import (
+    CLOUDFLARE_MANAGED_RULESET,
+    OWASP_CORE_RULESET,
+    FakeCloudflare,
+    FakeRecord,
+    execute_managed,
+)
 from ._dns import DnsZoneServer
 from ._site import LocalSite
 from ._tls import TlsServer
@@ -72,8 +78,16 @@ _dmarc  IN TXT "v=DMARC1; p=none"
             records=[
                 FakeRecord("A", SITE, "192.0.2.10", proxied=True),
                 FakeRecord("A", f"origin.{SITE}", "192.0.2.10", proxied=False),
+                FakeRecord("TXT", SITE, '"v=spf1 ip4:192.0.2.0/24 ~all"'),  # names the origin
             ],
             dnssec="disabled",
+            rulesets={
+                "http_request_firewall_managed": [
+                    execute_managed(CLOUDFLARE_MANAGED_RULESET),
+                    execute_managed(OWASP_CORE_RULESET, action="log"),  # logs, never blocks
+                ],
+            },
+            origin_pulls=False,
         )
         self._stack: contextlib.AsyncExitStack | None = None
 

@@ -6,19 +6,37 @@ of cloudflare/cloudflare-python (``src/cloudflare/types/zones/settings/*.py``, e
 
 =========================  ==================================================================
 ssl                        off critical; flexible high; full medium; strict pass
-min_tls_version            1.0 / 1.1 medium; 1.2+ pass
+min_tls_version            1.0 / 1.1 medium (unless tls_1_2_only is on); 1.2+ pass
 always_use_https           off medium
-security_header (HSTS)     disabled medium; max_age < 15 552 000 low (when enabled);
-                           nosniff false low
+hsts (security_header)     disabled medium; max_age < 15 552 000 low (when enabled)
+hsts_include_subdomains,   includeSubDomains off low; preload off info; preload without
+hsts_preload               includeSubDomains or a one-year max-age low (hstspreload.org)
+nosniff                    off low
 security_level             off / essentially_off medium; under_attack info
 tls_1_3, automatic_https_  off low
 rewrites, browser_check
+0rtt                       on low (early data can be replayed)
+opportunistic_encryption   off info
+ciphers                    3DES / RC4 medium; static RSA or CBC-SHA1 suites low
+hostname_tls               a per-hostname override to TLS 1.0/1.1 medium, weak ciphers as above
 zone paused                high
 DNSSEC status not active   low
-WAF                        no enabled rule in the custom or managed firewall phase: info
-DNS A/AAAA/CNAME unproxied info (origin exposed); medium when the same origin also serves
-                           proxied names (the proxy is bypassable)
+waf                        no enabled rule that blocks or challenges, no managed ruleset: info
+waf_managed_cloudflare,    not deployed low; disabled or overridden to log as a whole medium;
+waf_managed_owasp          some categories or rules off or logging low
+universal_ssl              off with no other active certificate high
+certificates               none active high; expired high; < 14 days left or a failed pack
+                           medium
+dns_proxied                A/AAAA/CNAME unproxied info (origin exposed); medium when the same
+                           origin also serves proxied names (the proxy is bypassable)
+spf_origin                 the apex SPF record's ip4:/ip6: covers a proxied origin medium
+origin_pulls               Authenticated Origin Pulls off low; medium when the origin's
+                           address is public (dns_proxied / spf_origin)
 =========================  ==================================================================
+
+Every finding has a stable ``result_id``, a ``severity`` and its check's one-line
+``explanation`` (:mod:`._explanations`); an ``-unknown`` finding says why (the permission to
+grant, when the API refused).
 
 Layout: :mod:`._client` (the token's rules, envelope, pagination, the rate-limit retry loop),
 :mod:`._read` (what one zone's audit reads), one ``_checks_*`` module per check family,
@@ -75,7 +93,9 @@ API_TOKEN = Setting(
     "CLOUDFLARE_API_TOKEN",
     required=True,
     secret=True,
-    description="API token with Zone Read, Zone Settings Read, DNS Read (and Firewall/WAF Read)",
+    description=(
+        "API token with Zone Read, Zone Settings Read, DNS Read, Zone WAF Read and SSL and Certificates Read"
+    ),
 )
 API_BASE = Setting(
     "CLOUDFLARE_API_BASE",
@@ -105,8 +125,9 @@ class Cloudflare:
     name = NAME
     title = "Cloudflare zones"
     description = (
-        "Zone settings (SSL mode, minimum TLS, HTTPS redirects, HSTS, security level), DNSSEC, "
-        "WAF rules and unproxied origin records, through the Cloudflare API v4."
+        "Zone settings (SSL mode, TLS versions and ciphers, HTTPS redirects, HSTS, security level), "
+        "DNSSEC, WAF and managed rulesets, edge certificates, Authenticated Origin Pulls and origin "
+        "exposure (unproxied records, SPF), through the Cloudflare API v4."
     )
     settings = (API_TOKEN, API_BASE, CA_BUNDLE)
     breaker_per_target = False  # one API: when it is down, it is down for every zone

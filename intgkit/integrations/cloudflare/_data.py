@@ -7,6 +7,7 @@ from typing import Any
 
 from .._findings import MAX_CELL, Findings, clip
 from ._client import NAME
+from ._explanations import EXPLANATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,10 @@ class ZoneData:
     records: list[dict[str, Any]] | Unavailable = field(default_factory=list)
     dnssec: dict[str, Any] | Unavailable = field(default_factory=dict)
     rules: dict[str, list[dict[str, Any]] | Unavailable] = field(default_factory=dict)
+    universal_ssl: dict[str, Any] | Unavailable = field(default_factory=dict)
+    certificate_packs: list[dict[str, Any]] | Unavailable = field(default_factory=list)
+    origin_pulls: dict[str, Any] | Unavailable = field(default_factory=dict)
+    hostname_tls: dict[str, list[dict[str, Any]] | Unavailable] = field(default_factory=dict)
 
 
 def cell(value: Any, limit: int = MAX_CELL) -> Any:
@@ -43,6 +48,29 @@ class ZoneFindings(Findings):
 
     def __init__(self, zone: str) -> None:
         super().__init__(NAME, zone, zone=zone)
+
+    def add(
+        self,
+        check: str,
+        result_id: str,
+        passed: bool,
+        severity: str,
+        observed: Any = None,
+        expected: Any = None,
+        detail: str = "",
+        explanation: str = "",
+    ) -> None:
+        """Append one finding; the explanation is the check's own (:data:`EXPLANATIONS`)."""
+        super().add(
+            check,
+            result_id,
+            passed,
+            severity,
+            observed,
+            expected,
+            detail,
+            explanation or EXPLANATIONS[check],
+        )
 
     def unknown(self, check: str, why: Unavailable) -> None:
         """An info ``<check>-unknown`` finding saying why the check could not be evaluated."""

@@ -1,4 +1,5 @@
-"""Reading one zone's data concurrently: settings one by one, records, DNSSEC, WAF phases.
+"""Reading one zone's data concurrently: settings one by one, records, DNSSEC, WAF phases,
+Universal SSL, certificate packs, Authenticated Origin Pulls, per-hostname TLS settings.
 
 Settings are read one by one (``/zones/{id}/settings/{setting}``), never through the
 deprecated bulk endpoint. A part that cannot be read becomes :class:`Unavailable` (its check
@@ -31,14 +32,22 @@ SETTING_IDS = (
     "tls_1_3",
     "automatic_https_rewrites",
     "browser_check",
+    "0rtt",
+    "opportunistic_encryption",
+    "ciphers",
+    "tls_1_2_only",
 )
+#: Per-hostname TLS settings (``/zones/{id}/hostnames/settings/{setting}``) that can weaken a host.
+HOSTNAME_TLS_SETTINGS = ("min_tls_version", "ciphers")
 WAF_PHASES = ("http_request_firewall_custom", "http_request_firewall_managed", "http_ratelimit")
 #: The permission group each endpoint needs (what a refused request asks the user to grant).
 ZONE_READ = "Zone Read"
 ZONE_SETTINGS_READ = "Zone Settings Read"
 DNS_READ = "DNS Read"
 WAF_READ = "Zone WAF Read"
-RECORDS_PER_PAGE = 100  # the API's default for /dns_records
+SSL_READ = "SSL and Certificates Read"
+RECORDS_PER_PAGE = 100
+PACKS_PER_PAGE = 50  # the API's default for /dns_records
 
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
@@ -111,11 +120,34 @@ async def read_zone(client: Client, zone: dict[str, Any]) -> ZoneData:
     records = _optional(client.paginate(f"{base}/dns_records", {}, RECORDS_PER_PAGE), DNS_READ)
     dnssec = _optional(client.result(f"{base}/dnssec"), DNS_READ)
     rules = gather_first_error([_optional(_entrypoint(client, zid, p), WAF_READ) for p in WAF_PHASES])
-    s, r, d, w = await gather_first_error([settings, records, dnssec, rules])
+    universal = _optional(client.result(f"{base}/ssl/universal/settings"), SSL_READ)
+    packs = _optional(
+        client.paginate(f"{base}/ssl/certificate_packs", {"status": "all"}, PACKS_PER_PAGE), SSL_READ
+    )
+    pulls = _optional(client.result(f"{base}/origin_tls_client_auth/settings"), SSL_READ)
+    hostnames = gather_first_error(
+        [_optional(_list(client, f"{base}/hostnames/settings/{h}"), SSL_READ) for h in HOSTNAME_TLS_SETTINGS]
+    )
+    s, r, d, w, u, p, o, h = await gather_first_error(
+        [settings, records, dnssec, rules, universal, packs, pulls, hostnames]
+    )
     return ZoneData(
         zone=zone,
         settings=dict(zip(SETTING_IDS, s, strict=True)),
         records=r,
         dnssec=d,
         rules=dict(zip(WAF_PHASES, w, strict=True)),
+        universal_ssl=u,
+        certificate_packs=p,
+        origin_pulls=o,
+        hostname_tls=dict(zip(HOSTNAME_TLS_SETTINGS, h, strict=True)),
     )
+
+
+async def _list(client: Client, path: str) -> list[dict[str, Any]]:
+    """The ``result`` list of an unpaginated GET (an error if it is not a list)."""
+    env = await client.get(path)
+    result = env.get("result")
+    if not isinstance(result, list):
+        raise CloudflareAPIError(f"GET {path}", 200, f"GET {path}: result is not a list")
+    return [r for r in result if isinstance(r, dict)]

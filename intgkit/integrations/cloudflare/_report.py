@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ._checks_dns import check_records
+from ._checks_certificates import check_certificates, check_universal_ssl
+from ._checks_dns import check_records, check_spf
+from ._checks_origin import check_hostname_tls, check_origin_pulls
 from ._checks_settings import check_settings
-from ._checks_waf import check_waf
+from ._checks_waf import MANAGED_RULESETS, check_waf
 from ._checks_zone import check_dnssec, check_paused
 from ._client import Client
 from ._data import Unavailable, ZoneData, ZoneFindings, cell
@@ -25,6 +27,26 @@ def _json(value: Any) -> str:
     return str(cell(json.dumps(value, sort_keys=True, default=str)))
 
 
+def _flag(data: dict[str, Any] | Unavailable) -> bool | None:
+    value = None if isinstance(data, Unavailable) else data.get("enabled")
+    return value if isinstance(value, bool) else None
+
+
+def _deployed(d: ZoneData) -> str | None:
+    """The managed rulesets the managed phase executes (enabled rules), by name."""
+    rules = d.rules.get("http_request_firewall_managed")
+    if rules is None or isinstance(rules, Unavailable):
+        return None
+    ids = {
+        params.get("id")
+        for r in rules
+        if r.get("action") == "execute"
+        and r.get("enabled", True) is not False
+        and isinstance(params := r.get("action_parameters"), dict)
+    }
+    return ", ".join(name for rid, name in MANAGED_RULESETS.values() if rid in ids)
+
+
 def zone_report(d: ZoneData) -> Sections:
     """The sections of one zone's data: findings, zones (one row), settings, dns_records."""
     z = d.zone
@@ -36,11 +58,19 @@ def zone_report(d: ZoneData) -> Sections:
     dnssec_status = check_dnssec(f, d.dnssec)
     counts = check_waf(f, d.rules)
     records: list[dict[str, Any]] = []
+    origin_public = False
     if isinstance(d.records, Unavailable):
         f.unknown("dns_proxied", d.records)
+        f.unknown("spf_origin", d.records)
     else:
         records = d.records
-        check_records(f, records)
+        shared = check_records(f, records)
+        leaked = check_spf(f, name, records)
+        origin_public = shared or leaked
+    check_origin_pulls(f, d.origin_pulls, origin_public)
+    check_universal_ssl(f, d.universal_ssl, d.certificate_packs)
+    days_left = check_certificates(f, d.certificate_packs)
+    check_hostname_tls(f, d.hostname_tls)
 
     ns = z.get("name_servers")
     plan = z.get("plan")
@@ -57,6 +87,13 @@ def zone_report(d: ZoneData) -> Sections:
         "managed_rules": counts["http_request_firewall_managed"],
         "ratelimit_rules": counts["http_ratelimit"],
         "dns_records": None if isinstance(d.records, Unavailable) else len(records),
+        "managed_rulesets": _deployed(d),
+        "universal_ssl": _flag(d.universal_ssl),
+        "certificate_packs": None
+        if isinstance(d.certificate_packs, Unavailable)
+        else len(d.certificate_packs),
+        "certificate_days_left": days_left,
+        "origin_pulls": _flag(d.origin_pulls),
     }
     setting_rows = [
         {
