@@ -46,8 +46,9 @@ class Integration(Protocol):
         settings: the environment variables it reads (names or :class:`Setting`).
 
     Optional attributes the runner honours when present: ``timeout`` (seconds or None, a
-    per-integration override of the runner's timeout) and ``breaker_per_target`` (True to
-    give each target its own circuit breaker, for per-host checks).
+    per-integration override of the runner's timeout), ``breaker_per_target`` (True to
+    give each target its own circuit breaker, for per-host checks) and ``needs_target`` (True
+    when ``fetch(None)`` cannot work, so ``intgkit run`` without targets is a usage error).
     """
 
     # Read-only members, so that a class may declare them as plain attributes of narrower
@@ -117,6 +118,7 @@ class FunctionIntegration:
         settings: Iterable[str | Setting] | None = None,
         timeout: float | None = DEFAULT,
         breaker_per_target: bool = False,
+        needs_target: bool = False,
         description: str | None = None,
     ) -> None:
         if not callable(func):
@@ -130,6 +132,7 @@ class FunctionIntegration:
         if timeout is not DEFAULT:
             self.timeout = validate_timeout(timeout, f"timeout of integration {name!r}")
         self.breaker_per_target = bool(breaker_per_target)
+        self.needs_target = bool(needs_target)
         self.description = description if description is not None else (inspect.getdoc(func) or "")
         self.is_async = inspect.iscoroutinefunction(func)
         self._arity = _arity(func, name)

@@ -257,6 +257,7 @@ def integration(
     settings: Iterable[str | Setting] | None = None,
     timeout: float | None = ...,
     breaker_per_target: bool = False,
+    needs_target: bool = False,
     description: str | None = None,
     registry: IntegrationRegistry | None = None,
     register: bool = True,
@@ -270,6 +271,7 @@ def integration(
     settings: Iterable[str | Setting] | None = None,
     timeout: float | None = DEFAULT,
     breaker_per_target: bool = False,
+    needs_target: bool = False,
     description: str | None = None,
     registry: IntegrationRegistry | None = None,
     register: bool = True,
@@ -281,7 +283,10 @@ def integration(
         title: human title; defaults to the name in title case.
         settings: environment variables it needs (names or :class:`Setting`).
         timeout: per-integration timeout in seconds (None: no limit), overriding the runner's.
-        breaker_per_target: one circuit breaker per target instead of one per integration.
+        breaker_per_target: one circuit breaker per target instead of one per integration
+            (the default shares one across targets: right for one API, wrong for many hosts).
+        needs_target: True when the function cannot run with target None (the command
+            line then refuses a run without targets).
         registry: where to register; the default registry when None.
         register: False to create it without registering.
     """
@@ -294,6 +299,7 @@ def integration(
             settings=settings,
             timeout=timeout,
             breaker_per_target=breaker_per_target,
+            needs_target=needs_target,
             description=description,
         )
         if register:

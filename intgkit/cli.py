@@ -1,24 +1,37 @@
 """The ``intgkit`` command: list integrations, run them over targets, or run the offline demo.
 
-Exit codes: 0 when every result is ok, 1 when some result is not, 2 for a usage error
-(argparse's own convention), so scripts and CI can branch on the outcome.
+``intgkit run`` shows what an analyst came for first: the failed checks, most severe first, in
+one table fitted to the terminal, then the calls that did not succeed, then one status line.
+Every option, target and output path is checked before the first call is made, so a typo costs
+a second, not a run; the exports are written before anything is printed, so a closed pipe or a
+wrong ``--section`` never loses a run.
+
+Exit codes: 0 when every result is ok (and, with ``--fail-on``, no failed check is that severe),
+1 when some result is not (or such a check failed), 2 for a usage error (argparse's own
+convention), so scripts, cron and CI can branch on the outcome.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._errors import IntgkitError, UsageError
+from . import __version__
+from ._errors import ExportError, IntgkitError, MissingExtraError, UsageError
+from ._findings_view import FINDINGS, SEVERITIES
 from ._registry import IntegrationRegistry, default_registry, is_configured
 from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
 from ._settings import as_settings, missing_settings
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ._models import IntegrationResults
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -30,12 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="intgkit", description="Run integrations concurrently under timeouts and circuit breakers."
     )
+    parser.add_argument("--version", action="version", version=f"intgkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{list,run,demo}")
 
     p_list = sub.add_parser("list", help="list the registered integrations and their configuration")
-    p_list.add_argument("--format", choices=["table", "json"], default="table")
+    p_list.add_argument(
+        "--format", choices=["table", "json"], default="table", help="table (default) or JSON on stdout"
+    )
 
-    p_run = sub.add_parser("run", help="run integrations over targets")
+    p_run = sub.add_parser(
+        "run",
+        help="run integrations over targets",
+        description="Run integrations over targets. Prints the failed checks (most severe first), "
+        "the calls that did not succeed and a status line; every option is checked before any call.",
+    )
     p_run.add_argument("names", nargs="*", metavar="NAME", help="integrations to run (default: all)")
     p_run.add_argument(
         "-t",
@@ -43,24 +64,51 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         dest="targets",
-        help="a target (host name, URL, id); repeat for more",
+        help="a target (host name, URL, id; no spaces); repeat for more",
     )
-    p_run.add_argument("--targets-file", type=Path, help="a file with one target per line (# comments)")
+    p_run.add_argument(
+        "--targets-file",
+        type=Path,
+        metavar="FILE",
+        help="a UTF-8 file with one target per line (# comments and blank lines ignored, "
+        "duplicates dropped with a warning)",
+    )
     p_run.add_argument(
         "--timeout",
         type=_timeout,
         default=DEFAULT_TIMEOUT,
         help=f"seconds per call, or 'none' (default {DEFAULT_TIMEOUT:g})",
     )
-    p_run.add_argument("--max-concurrency", type=_positive_int, default=32)
-    p_run.add_argument("--csv", type=Path, metavar="DIR", help="also export every table as CSV into DIR")
+    p_run.add_argument(
+        "--max-concurrency",
+        type=_positive_int,
+        default=32,
+        metavar="N",
+        help="calls in flight at once (default 32)",
+    )
+    _output_options(p_run)
     p_run.add_argument(
         "--format",
         choices=["table", "csv", "json"],
         default="table",
-        help="how to print the results on stdout",
+        help="how to print on stdout: table (default; findings first), csv or json",
     )
-    p_run.add_argument("--section", help="print this section's rows instead of the summary")
+    p_run.add_argument(
+        "--section",
+        help="print this section's rows (in any --format) instead of the findings view",
+    )
+    p_run.add_argument(
+        "--severity",
+        type=_severity,
+        metavar="SEVERITY",
+        help=f"show only failed checks this severe or worse ({', '.join(SEVERITIES)})",
+    )
+    p_run.add_argument(
+        "--fail-on",
+        type=_severity,
+        metavar="SEVERITY",
+        help="exit 1 when a check this severe or worse failed (for CI and cron)",
+    )
     p_run.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
 
     p_demo = sub.add_parser("demo", help="audit a local test site, TLS and DNS server, fully offline")
@@ -71,8 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("intgkit-demo"),
         help="where to write the CSV export (default: ./intgkit-demo)",
     )
-    p_demo.add_argument("--format", choices=["table", "json"], default="table")
+    p_demo.add_argument("--xlsx", type=Path, metavar="FILE", help="also write an Excel workbook")
+    p_demo.add_argument("--html", type=Path, metavar="FILE", help="also write a shareable HTML report")
+    p_demo.add_argument(
+        "--format", choices=["table", "json"], default="table", help="table (default) or JSON on stdout"
+    )
     return parser
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--csv",
+        type=Path,
+        metavar="DIR",
+        help="also export every table as CSV into DIR (created; an earlier export there is replaced)",
+    )
+    p.add_argument(
+        "--excel-csv",
+        action="store_true",
+        help="write the CSV files as UTF-8 with a BOM, which Excel needs to read accents right",
+    )
+    p.add_argument(
+        "--xlsx", type=Path, metavar="FILE", help="also write an Excel workbook, one sheet per table"
+    )
+    p.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write a self-contained HTML report (summary per target, findings, statuses)",
+    )
 
 
 def _timeout(text: str) -> float | None:
@@ -97,31 +172,69 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _severity(text: str) -> str:
+    value = text.strip().lower()
+    if value not in SEVERITIES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SEVERITIES)}, got {text!r}")
+    return value
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
     registry: IntegrationRegistry | None = None,
     stdout: TextIO | None = None,
 ) -> int:
-    """Run the command; returns the exit code (the console script exits with it)."""
+    """Run the command; returns the exit code (the console script exits with it).
+
+    A reader that stops early (``intgkit list | head -1``) ends the command quietly, with the
+    exit code the command had reached, as the Python docs advise for SIGPIPE.
+    """
     out = stdout or sys.stdout
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse has printed the usage error
+    except SystemExit as exc:  # argparse has printed the usage error (or --help / --version)
         return int(exc.code or 0)
     reg = registry or default_registry()
+    state = _State()
     try:
         if args.command == "list":
-            return _list(reg, args, out)
-        if args.command == "run":
-            return _run(reg, args, out)
-        from ._demo import run_demo
-
-        return run_demo(args.csv, fmt=args.format, stdout=out)
+            state.code = _list(reg, args, out)
+        elif args.command == "run":
+            state.code = _run(reg, args, out, state)
+        else:
+            state.code = _demo(args, out, state)
+        out.flush()  # surface a closed pipe here, not in the interpreter's final flush
+    except BrokenPipeError:
+        _silence(out)
     except IntgkitError as exc:
         print(f"intgkit: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, UsageError | MissingExtraError) else EXIT_FAILED
+    return state.code
+
+
+@dataclass
+class _State:
+    """The exit code reached so far: what a closed pipe ends the command with."""
+
+    code: int = EXIT_OK
+
+
+def _silence(out: TextIO) -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot raise again."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, ValueError, OSError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+# -- list ------------------------------------------------------------------------------------------
 
 
 def _list(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO) -> int:
@@ -137,12 +250,14 @@ def _list(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO) -> in
                 "settings": [s.name for s in settings],
             }
         )
+    for name, error in sorted(reg.load_errors.items()):
+        print(f"intgkit: plugin {name!r} failed to load: {error}", file=sys.stderr)
     if args.format == "json":
         json.dump(rows, out, indent=2)
         out.write("\n")
         return EXIT_OK
     if not rows:
-        out.write("no integrations registered\n")
+        out.write("No integrations are registered.\n")
         return EXIT_OK
     widths = [max(len(r["name"]) for r in rows), max(len(r["title"]) for r in rows)]
     out.write(f"{'name':<{widths[0]}}  {'title':<{widths[1]}}  configured  missing settings\n")
@@ -152,74 +267,251 @@ def _list(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO) -> in
             f"{r['name']:<{widths[0]}}  {r['title']:<{widths[1]}}  "
             f"{'yes' if r['configured'] else 'no':<10}  {missing}\n"
         )
-    for name, error in sorted(reg.load_errors.items()):
-        print(f"intgkit: plugin {name!r} failed to load: {error}", file=sys.stderr)
     return EXIT_OK
 
 
+# -- run: everything checked before the first call ------------------------------------------------
+
+
 def read_targets(args: argparse.Namespace) -> list[str] | None:
-    """Targets from --target and --targets-file, in order; None when neither was given."""
-    targets = list(args.targets)
+    """Targets from ``--target`` and ``--targets-file``, in order; None when neither was given.
+
+    Surrounding spaces and a UTF-8 BOM are stripped, ``#`` comments and blank lines skipped, and
+    a target given twice is kept once with a warning on stderr. A target with a space or a
+    control character inside is a usage error naming it (a quoting mistake, not a host).
+    """
+    found: list[tuple[str, str]] = [(t, f"-t {t!r}") for t in args.targets]
     if args.targets_file is not None:
-        path: Path = args.targets_file
-        if not path.is_file():
-            raise UsageError(f"--targets-file {str(path)!r} is not a readable file")
-        if path.stat().st_size > MAX_TARGETS_FILE_BYTES:
-            raise UsageError(f"--targets-file {str(path)!r} is larger than 50 MiB; split it")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"--targets-file {str(path)!r} is not UTF-8 text: {exc}") from None
-        for line in text.splitlines():
-            line = line.strip()
-            if line and not line.startswith("#"):
-                targets.append(line)
-    if not targets and args.targets_file is None:
+        found += _targets_file(args.targets_file)
+    if not found and args.targets_file is None:
         return None
+    targets: list[str] = []
+    seen: dict[str, str] = {}
+    for raw, where in found:
+        target = raw.strip()
+        if not target:
+            raise UsageError(f"{where}: a target is empty; give a host name, URL or id")
+        bad = next((c for c in target if c.isspace() or ord(c) < 32 or ord(c) == 127), None)
+        if bad is not None:
+            raise UsageError(
+                f"{where}: target {target!r} contains {'a space' if bad == ' ' else repr(bad)}; a target is "
+                f"one host name, URL or id (quote each one separately, e.g. -t a.example -t b.example)"
+            )
+        if target in seen:
+            print(
+                f"intgkit: warning: {where}: target {target!r} is listed again (first: {seen[target]}); "
+                f"running it once",
+                file=sys.stderr,
+            )
+            continue
+        seen[target] = where
+        targets.append(target)
+    if not targets:
+        raise UsageError(f"--targets-file {str(args.targets_file)!r} lists no targets (only comments or blanks)")
     return targets
 
 
-def _run(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO) -> int:
+def _targets_file(path: Path) -> list[tuple[str, str]]:
+    name = str(path)
+    if not path.is_file():
+        raise UsageError(f"--targets-file {name!r} is not a readable file")
+    if path.stat().st_size > MAX_TARGETS_FILE_BYTES:
+        raise UsageError(f"--targets-file {name!r} is larger than 50 MiB; split it")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: Notepad's BOM is not part of a target
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--targets-file {name!r} is not UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"--targets-file {name!r} cannot be read: {exc.strerror or exc}") from None
+    out: list[tuple[str, str]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.lstrip("\ufeff")
+        comment = line.find("#")
+        if comment == 0 or (comment > 0 and line[comment - 1].isspace()):
+            line = line[:comment]  # "# note" and "host  # note"; a URL's #fragment stays
+        if line.strip():
+            out.append((line, f"{name}:{number}"))
+    return out
+
+
+@dataclass
+class _Plan:
+    """A checked run: what to call and where every output goes."""
+
+    runner: IntegrationRunner
+    names: list[str] | None
+    targets: list[str] | None
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+def prepare_run(reg: IntegrationRegistry, args: argparse.Namespace) -> _Plan:
+    """Check every name, target, option and output path; UsageError before any call is made."""
     targets = read_targets(args)
     runner = IntegrationRunner(reg, timeout=args.timeout, max_concurrency=args.max_concurrency)
     names = args.names or None
-    runner.plan(names, targets)  # every mistake is reported before anything runs
+    runner.plan(names, targets)  # unknown names, bad targets: raised here
+    if targets is None:
+        chosen = [reg.get(n) for n in names] if names else list(reg)
+        need = sorted(i.name for i in chosen if getattr(i, "needs_target", False) is True)
+        if need:
+            raise UsageError(
+                f"{', '.join(need)} need{'s' if len(need) == 1 else ''} a target; give -t HOST "
+                f"(repeatable) or --targets-file FILE"
+            )
+    if args.section is not None and not args.section.strip():
+        raise UsageError("--section is empty; give a section name such as 'findings'")
+    return _Plan(runner, names, targets, check_outputs(args))
+
+
+def check_outputs(args: argparse.Namespace) -> dict[str, Path]:
+    """The export paths, checked: usable, distinct, and the extras they need installed."""
+    outputs: dict[str, Path] = {}
     if args.csv is not None:
-        _check_csv_dir(args.csv)
+        from .frames import check_export_dir
+
+        try:
+            check_export_dir(args.csv)
+        except ExportError as exc:
+            raise UsageError(f"--csv: {exc}") from None
+        outputs["csv"] = args.csv
+    for option, suffixes in (("xlsx", (".xlsx",)), ("html", (".html", ".htm"))):
+        path: Path | None = getattr(args, option)
+        if path is None:
+            continue
+        flag = f"--{option}"
+        if path.suffix.lower() not in suffixes:
+            raise UsageError(f"{flag} {str(path)!r} must end in {' or '.join(suffixes)}")
+        if path.is_dir():
+            raise UsageError(f"{flag} {str(path)!r} is a folder; give a file name, e.g. report{suffixes[0]}")
+        parent = path.parent
+        if not parent.is_dir():
+            raise UsageError(f"{flag} {str(path)!r}: the folder {str(parent)!r} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise UsageError(f"{flag} {str(path)!r}: the folder {str(parent)!r} is not writable")
+        outputs[option] = path
+    if "xlsx" in outputs:
+        from ._excel import require_xlsxwriter
+
+        require_xlsxwriter("intgkit run --xlsx")
+    files = [p.resolve() for k, p in outputs.items() if k != "csv"]
+    if len(set(files)) != len(files):
+        raise UsageError("--xlsx and --html name the same file; give each its own")
+    if "csv" in outputs:
+        folder = outputs["csv"].resolve()
+        inside = [f for f in files if folder in f.parents]
+        if inside:
+            raise UsageError(
+                f"{str(inside[0])!r} lies inside the --csv folder, which an export replaces whole; "
+                f"write it beside the folder"
+            )
+    return outputs
+
+
+def _run(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO, state: _State) -> int:
+    plan = prepare_run(reg, args)
     progress = not args.no_progress and sys.stderr.isatty()
-    results = runner.run(names, targets, progress=progress)
-    if args.section is not None:
-        results.to_frame(args.section)  # unknown section: a clear error, before printing anything
-    print_results(results, args.format, out, section=args.section)
-    if args.csv is not None:
-        path = results.to_csv(args.csv)
-        print(f"intgkit: wrote CSV export to {path}", file=sys.stderr)
-    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILED
+    results = plan.runner.run(plan.names, plan.targets, progress=progress)
+    write_outputs(results, plan.outputs, excel_csv=args.excel_csv)
+    state.code = exit_code(results, args.fail_on)
+    print_results(results, args.format, out, section=args.section, severity=args.severity)
+    return state.code
 
 
-def _check_csv_dir(path: Path) -> None:
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--csv {str(path)!r} is a file; give a directory (it is created if missing)")
+def write_outputs(results: IntegrationResults, outputs: dict[str, Path], *, excel_csv: bool = False) -> None:
+    """Write the exports (before anything is printed, so nothing printed can lose them)."""
+    if "csv" in outputs:
+        path = results.to_csv(outputs["csv"], excel=excel_csv)
+        print(f"intgkit: wrote the CSV export to {path}", file=sys.stderr)
+    if "xlsx" in outputs:
+        path = results.to_excel(outputs["xlsx"])
+        print(f"intgkit: wrote the Excel workbook {path}", file=sys.stderr)
+    if "html" in outputs:
+        path = results.to_html(outputs["html"])
+        print(f"intgkit: wrote the HTML report {path}", file=sys.stderr)
 
 
-def print_results(results: IntegrationResults, fmt: str, out: TextIO, *, section: str | None = None) -> None:
-    """Print results as a table, CSV or JSON."""
-    if fmt == "json":
-        json.dump([_result_json(r) for r in results], out, indent=2, default=str)
+def exit_code(results: IntegrationResults, fail_on: str | None) -> int:
+    """1 when a result is not ok, or a check at ``fail_on`` or worse failed; else 0."""
+    if not all(r.ok for r in results):
+        return EXIT_FAILED
+    if fail_on is not None:
+        from ._findings_view import failed_findings, findings_frame
+
+        findings = findings_frame(results)
+        if findings is not None and len(failed_findings(findings, min_severity=fail_on)):
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+# -- printing ----------------------------------------------------------------------------------------
+
+
+def print_results(
+    results: IntegrationResults,
+    fmt: str,
+    out: TextIO,
+    *,
+    section: str | None = None,
+    severity: str | None = None,
+) -> None:
+    """Print results: the findings view (table), or one section / the summary in any format.
+
+    ``severity`` keeps only failed checks this severe or worse, wherever findings are printed.
+    """
+    if section is None and fmt == "table":
+        print_findings_view(results, out, severity=severity)
+        return
+    if section is None and fmt == "json":
+        json.dump([_result_json(r) for r in results], out, indent=2, default=str, ensure_ascii=False)
         out.write("\n")
         return
-    frame = results.to_frame(section)
+    frame = results.to_frame(section)  # an unknown section: UsageError listing those that exist
+    if section == FINDINGS and severity is not None:
+        from ._findings_view import failed_findings
+
+        frame = failed_findings(frame, min_severity=severity)
     if fmt == "csv":
-        from .frames import neutralize_frame
+        from .frames import write_plain_csv
 
-        neutralize_frame(frame).to_csv(out, index=False)
+        write_plain_csv(frame, out)
         return
-    import pandas as pd
+    if fmt == "json":
+        out.write(frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=2))
+        out.write("\n")
+        return
+    from ._terminal import make_console, print_frame
 
-    with pd.option_context(
-        "display.max_rows", 500, "display.max_columns", 50, "display.width", 200, "display.max_colwidth", 80
-    ):
-        out.write(frame.to_string(index=False) + "\n")
+    console = make_console(out)
+    if not len(frame):
+        console.print(f"Section {section!r} has no rows in this run.")
+        return
+    print_frame(console, frame, title=f"{section} ({len(frame)} rows)")
+
+
+def print_findings_view(
+    results: IntegrationResults, out: TextIO, *, severity: str | None = None, width: int | None = None
+) -> None:
+    """Findings first: the failed checks, then the calls that did not succeed, then one line."""
+    from ._findings_view import failed_findings, findings_frame
+    from ._terminal import make_console, print_findings, print_frame, print_problems, status_line
+
+    console = make_console(out, width=width)
+    findings = findings_frame(results)
+    failed: pd.DataFrame | None = None
+    if findings is not None:
+        failed = failed_findings(findings, min_severity=severity)
+        scope = f" at {severity} or worse" if severity else ""
+        if len(failed):
+            print_findings(console, failed, title=f"Failed checks{scope}, most severe first")
+        else:
+            console.print(f"No failed checks{scope}: {len(findings)} checks ran.")
+    elif len(results):
+        summary = results.to_frame()[["integration", "target", "status", "duration_s", "n_rows"]]
+        print_frame(console, summary, title="Results")
+    else:
+        console.print("Nothing ran: no integration was selected.")
+    print_problems(console, results)
+    console.print(status_line(results, failed))
 
 
 def _result_json(r: Any) -> dict[str, Any]:
@@ -237,6 +529,17 @@ def _result_json(r: Any) -> dict[str, Any]:
             for s in r.sections
         },
     }
+
+
+# -- demo --------------------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace, out: TextIO, state: _State) -> int:
+    from ._demo import run_demo
+
+    args.excel_csv = False
+    outputs = check_outputs(args)
+    return run_demo(outputs, fmt=args.format, stdout=out, on_code=lambda code: setattr(state, "code", code))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -116,6 +116,7 @@ class DnsEmail:
     )
     settings = (NAMESERVER, CA_BUNDLE, RESOLVE)
     breaker_per_target = True
+    needs_target = True  # a host or domain; fetch(None) cannot work
 
     def __init__(
         self,

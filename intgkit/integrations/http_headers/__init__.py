@@ -132,6 +132,7 @@ class HttpHeaders:
     )
     settings = (CA_BUNDLE, RESOLVE, HSTS_PRELOAD)
     breaker_per_target = True
+    needs_target = True  # a host or domain; fetch(None) cannot work
 
     def __init__(
         self,

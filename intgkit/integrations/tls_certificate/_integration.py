@@ -45,6 +45,7 @@ class TlsCertificate:
     )
     settings = (CA_BUNDLE, RESOLVE)
     breaker_per_target = True
+    needs_target = True  # a host or domain; fetch(None) cannot work
 
     def __init__(
         self,
