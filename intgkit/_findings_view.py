@@ -83,7 +83,10 @@ def failed_findings(findings: pd.DataFrame, *, min_severity: str | None = None) 
     if min_severity is not None:
         failed = failed[failed["severity"].astype("string").isin(keep).fillna(False).to_numpy(dtype=bool)]
     rank = pd.Series(
-        [_RANK.get(s, len(SEVERITIES)) if isinstance(s, str) else len(SEVERITIES) for s in failed["severity"]],
+        [
+            _RANK.get(s, len(SEVERITIES)) if isinstance(s, str) else len(SEVERITIES)
+            for s in failed["severity"]
+        ],
         index=failed.index,
         dtype="int64",
     )

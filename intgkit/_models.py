@@ -263,11 +263,31 @@ class IntegrationResults(Sequence[IntegrationResult]):
 
         return frames.all_frames(self, flatten=flatten)
 
-    def to_csv(self, directory: str | os.PathLike[str], *, neutralize_formulas: bool = True) -> Path:
-        """Write summary.csv, one CSV per section and a manifest, atomically; see frames."""
+    def to_csv(
+        self, directory: str | os.PathLike[str], *, neutralize_formulas: bool = True, excel: bool = False
+    ) -> Path:
+        """Write summary.csv, one CSV per section and a manifest, atomically; see frames.
+
+        ``excel=True`` writes UTF-8 with a BOM, so Excel decodes accents and symbols right.
+        """
         from . import frames
 
-        return frames.to_csv(self, directory, neutralize_formulas=neutralize_formulas)
+        return frames.to_csv(self, directory, neutralize_formulas=neutralize_formulas, excel=excel)
+
+    def to_excel(self, path: str | os.PathLike[str]) -> Path:
+        """Write an .xlsx workbook: the summary and one sheet per section, typed cells, text
+        never run as a formula, frozen header, autofilter (needs the ``excel`` extra)."""
+        from ._excel import to_excel
+
+        return to_excel(self, path)
+
+    def to_html(self, path: str | os.PathLike[str]) -> Path:
+        """Write a self-contained HTML report to share: a summary per target (grade, failed
+        checks by severity), the failed checks grouped by severity with their explanations,
+        and the status of every call. One file, no external assets, every value escaped."""
+        from ._report import to_html
+
+        return to_html(self, path)
 
     def to_parquet(self, directory: str | os.PathLike[str]) -> Path:
         """Write the same layout as to_csv in Parquet (needs the ``parquet`` extra)."""

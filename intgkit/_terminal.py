@@ -23,7 +23,7 @@ from ._models import IntegrationResult, Status
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["make_console", "print_findings", "print_frame", "print_problems", "status_line"]
+__all__ = ["emit", "make_console", "print_findings", "print_frame", "print_problems", "status_line"]
 
 #: The longest text a cell shows before it is cut with an ellipsis (the full value is in the
 #: exports); long enough for a header value, short enough that one row stays a few lines.
@@ -79,8 +79,27 @@ def _isatty(file: TextIO) -> bool:
         return False
 
 
-def _box(console: Console) -> box.Box:
-    return box.SIMPLE_HEAD if console.is_terminal else _ASCII_HEAD
+def _table(console: Console, title: str | None, *, expand: bool = False) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        title_style="bold" if console.is_terminal else "",
+        box=box.SIMPLE_HEAD if console.is_terminal else _ASCII_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        expand=expand,
+    )
+
+
+def emit(console: Console, renderable: Any) -> None:
+    """Print to the console; off a terminal, without the spaces rich pads each line with."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    with console.capture() as captured:
+        console.print(renderable)
+    text = "\n".join(line.rstrip() for line in captured.get().splitlines())
+    console.file.write(text + "\n")
 
 
 def cell(value: Any, limit: int = MAX_CELL_CHARS) -> str:
@@ -109,31 +128,50 @@ def print_findings(
     """The failed checks as one table: severity, (integration), target, check, observed, ...
 
     The integration column appears when more than one integration has failed checks; the
-    explanation column when the frame has one and the console is wide enough to read it.
+    explanation column when the frame has explanations and the console is wide enough to read
+    them (140 columns). Names are cut with an ellipsis to leave the observed value at least a
+    third of the width; it folds, and is cut after about three lines.
     """
+    rows = failed.to_dict("records")
     integrations = failed["integration"].nunique() if "integration" in failed.columns else 0
-    show_explanation = "explanation" in failed.columns and (
+    has_explanations = "explanation" in failed.columns and any(cell(r.get("explanation")) for r in rows)
+    show_explanation = has_explanations and (
         explanations if explanations is not None else console.width >= 140
     )
-    table = Table(title=title, title_justify="left", box=_box(console), expand=False, pad_edge=False)
-    table.add_column("severity", no_wrap=True, min_width=6)
-    if integrations > 1:
-        table.add_column("integration", no_wrap=True, overflow="ellipsis", max_width=16)
-    table.add_column("target", no_wrap=True, overflow="ellipsis", max_width=28)
-    table.add_column("check", no_wrap=True, overflow="ellipsis", max_width=30)
-    table.add_column("observed", overflow="fold", ratio=2)
+    names = (["integration"] if integrations > 1 else []) + ["target", "check"]
+    caps = {"integration": 16, "target": 30, "check": 32}
+    natural = {n: min(caps[n], max([len(n)] + [len(cell(r.get(n))) for r in rows])) for n in names}
+    severity_w = max([len("severity")] + [len(cell(r.get("severity"))) for r in rows])
+    ncols = 1 + len(names) + 1 + int(show_explanation)
+    room = max(20, console.width - 2 * (ncols - 1))  # two spaces between columns
+    text_w = max(20, int(room * (0.55 if show_explanation else 0.35)))
+    budget = max(8 * len(names), room - severity_w - text_w)
+    widths = dict(natural)
+    while sum(widths.values()) > budget:  # shave the widest name column, one character at a time
+        widest = max(widths, key=lambda n: widths[n])
+        if widths[widest] <= 8:
+            break
+        widths[widest] -= 1
+    observed_w = max(20, room - severity_w - sum(widths.values()))
+    if show_explanation:
+        observed_w = max(20, observed_w * 2 // 5)
+    limit = max(40, observed_w * 3 - 1)  # about three lines
+    table = _table(console, title)
+    table.add_column("severity", no_wrap=True, width=severity_w)
+    for n in names:
+        table.add_column(n, no_wrap=True, overflow="ellipsis", width=widths[n])
+    table.add_column("observed", overflow="fold", ratio=2 if show_explanation else None)
     if show_explanation:
         table.add_column("explanation", overflow="fold", ratio=3)
-    for row in failed.to_dict("records"):
+    for row in rows:
         severity = cell(row.get("severity"))
         cells: list[Text | str] = [Text(severity, style=SEVERITY_STYLES.get(severity, ""))]
-        if integrations > 1:
-            cells.append(cell(row.get("integration")))
-        cells += [cell(row.get("target")), cell(row.get("check")), cell(row.get("observed"))]
+        cells += [cell(row.get(n)) for n in names]
+        cells.append(cell(row.get("observed"), limit))
         if show_explanation:
-            cells.append(cell(row.get("explanation"), 240))
+            cells.append(cell(row.get("explanation"), 300))
         table.add_row(*cells)
-    console.print(table)
+    emit(console, table)
 
 
 def print_problems(console: Console, results: Iterable[IntegrationResult]) -> None:
@@ -141,13 +179,11 @@ def print_problems(console: Console, results: Iterable[IntegrationResult]) -> No
     bad = [r for r in results if r.status is not Status.OK]
     if not bad:
         return
-    table = Table(
-        title="Calls that did not succeed", title_justify="left", box=_box(console), pad_edge=False
-    )
-    table.add_column("status", no_wrap=True, min_width=7)
-    table.add_column("integration", no_wrap=True, overflow="ellipsis", max_width=20)
-    table.add_column("target", no_wrap=True, overflow="ellipsis", max_width=28)
-    table.add_column("error", overflow="fold")
+    table = _table(console, "Calls that did not succeed", expand=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("integration", no_wrap=True, overflow="ellipsis", ratio=2, max_width=20)
+    table.add_column("target", no_wrap=True, overflow="ellipsis", ratio=2, max_width=30)
+    table.add_column("error", overflow="fold", ratio=6)
     for r in bad:
         error = f"{r.error_type}: {r.error}" if r.error_type else (r.error or "")
         table.add_row(
@@ -156,17 +192,28 @@ def print_problems(console: Console, results: Iterable[IntegrationResult]) -> No
             cell(r.target),
             cell(error, 300),
         )
-    console.print(table)
+    emit(console, table)
 
 
 def print_frame(console: Console, frame: pd.DataFrame, *, title: str | None = None) -> None:
-    """Any frame as a table whose cells fold to fit; long values cut with an ellipsis."""
-    table = Table(title=title, title_justify="left", box=_box(console), pad_edge=False)
-    for name in frame.columns:
-        table.add_column(cell(name, 40), overflow="fold")
-    for values in frame.itertuples(index=False, name=None):
-        table.add_row(*(cell(v) for v in values))
-    console.print(table)
+    """Any frame as a table that fits: short values (names, hosts, numbers) are cut with an
+    ellipsis, never folded mid-word; long text folds."""
+    import pandas as pd
+
+    table = _table(console, title)
+    rows = [[cell(v) for v in values] for values in frame.itertuples(index=False, name=None)]
+    for i, name in enumerate(frame.columns):
+        short = max((len(r[i]) for r in rows), default=0) <= 32
+        table.add_column(
+            cell(name, 40),
+            justify="right" if pd.api.types.is_numeric_dtype(frame[name].dtype) else "left",
+            no_wrap=short,
+            overflow="ellipsis" if short else "fold",
+            ratio=None if short else 1,
+        )
+    for r in rows:
+        table.add_row(*r)
+    emit(console, table)
 
 
 def status_line(results: Iterable[IntegrationResult], failed: pd.DataFrame | None = None) -> str:
@@ -181,8 +228,8 @@ def status_line(results: Iterable[IntegrationResult], failed: pd.DataFrame | Non
     parts = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
     line = f"{len(items)} result{'s' if len(items) != 1 else ''}: {parts or 'none'}"
     if failed is not None:
-        by = failed["severity"].value_counts() if len(failed) else {}
-        sev = ", ".join(f"{int(by[s])} {s}" for s in SEVERITIES if s in by and by[s])
+        by: dict[Any, int] = failed["severity"].value_counts().to_dict()
+        sev = ", ".join(f"{by[s]} {s}" for s in SEVERITIES if by.get(s))
         line += f"; {len(failed)} failed check{'s' if len(failed) != 1 else ''}"
         line += f": {sev}" if sev else ""
     return line

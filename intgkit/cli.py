@@ -14,6 +14,7 @@ convention), so scripts, cron and CI can branch on the outcome.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -294,7 +295,8 @@ def read_targets(args: argparse.Namespace) -> list[str] | None:
         bad = next((c for c in target if c.isspace() or ord(c) < 32 or ord(c) == 127), None)
         if bad is not None:
             raise UsageError(
-                f"{where}: target {target!r} contains {'a space' if bad == ' ' else repr(bad)}; a target is "
+                f"{where}: target {target!r} contains "
+                f"{'a space' if bad == ' ' else f'the control character {bad!r}'}; a target is "
                 f"one host name, URL or id (quote each one separately, e.g. -t a.example -t b.example)"
             )
         if target in seen:
@@ -307,7 +309,9 @@ def read_targets(args: argparse.Namespace) -> list[str] | None:
         seen[target] = where
         targets.append(target)
     if not targets:
-        raise UsageError(f"--targets-file {str(args.targets_file)!r} lists no targets (only comments or blanks)")
+        raise UsageError(
+            f"--targets-file {str(args.targets_file)!r} lists no targets (only comments or blanks)"
+        )
     return targets
 
 
@@ -367,7 +371,7 @@ def check_outputs(args: argparse.Namespace) -> dict[str, Path]:
     """The export paths, checked: usable, distinct, and the extras they need installed."""
     outputs: dict[str, Path] = {}
     if args.csv is not None:
-        from .frames import check_export_dir
+        from ._manifest import check_export_dir  # not frames: no pandas import before the run
 
         try:
             check_export_dir(args.csv)
@@ -389,10 +393,8 @@ def check_outputs(args: argparse.Namespace) -> dict[str, Path]:
         if not os.access(parent, os.W_OK):
             raise UsageError(f"{flag} {str(path)!r}: the folder {str(parent)!r} is not writable")
         outputs[option] = path
-    if "xlsx" in outputs:
-        from ._excel import require_xlsxwriter
-
-        require_xlsxwriter("intgkit run --xlsx")
+    if "xlsx" in outputs and importlib.util.find_spec("xlsxwriter") is None:
+        raise MissingExtraError("xlsxwriter", "excel", "--xlsx")
     files = [p.resolve() for k, p in outputs.items() if k != "csv"]
     if len(set(files)) != len(files):
         raise UsageError("--xlsx and --html name the same file; give each its own")
@@ -479,11 +481,11 @@ def print_results(
         out.write(frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=2))
         out.write("\n")
         return
-    from ._terminal import make_console, print_frame
+    from ._terminal import emit, make_console, print_frame
 
     console = make_console(out)
     if not len(frame):
-        console.print(f"Section {section!r} has no rows in this run.")
+        emit(console, f"Section {section!r} has no rows in this run.")
         return
     print_frame(console, frame, title=f"{section} ({len(frame)} rows)")
 
@@ -493,7 +495,7 @@ def print_findings_view(
 ) -> None:
     """Findings first: the failed checks, then the calls that did not succeed, then one line."""
     from ._findings_view import failed_findings, findings_frame
-    from ._terminal import make_console, print_findings, print_frame, print_problems, status_line
+    from ._terminal import emit, make_console, print_findings, print_frame, print_problems, status_line
 
     console = make_console(out, width=width)
     findings = findings_frame(results)
@@ -504,14 +506,14 @@ def print_findings_view(
         if len(failed):
             print_findings(console, failed, title=f"Failed checks{scope}, most severe first")
         else:
-            console.print(f"No failed checks{scope}: {len(findings)} checks ran.")
+            emit(console, f"No failed checks{scope}: {len(findings)} checks ran.")
     elif len(results):
         summary = results.to_frame()[["integration", "target", "status", "duration_s", "n_rows"]]
         print_frame(console, summary, title="Results")
     else:
-        console.print("Nothing ran: no integration was selected.")
+        emit(console, "Nothing ran: no integration was selected.")
     print_problems(console, results)
-    console.print(status_line(results, failed))
+    emit(console, status_line(results, failed))
 
 
 def _result_json(r: Any) -> dict[str, Any]:
@@ -535,11 +537,28 @@ def _result_json(r: Any) -> dict[str, Any]:
 
 
 def _demo(args: argparse.Namespace, out: TextIO, state: _State) -> int:
-    from ._demo import run_demo
+    import asyncio
+
+    from ._demo import audit
+    from ._findings_view import findings_frame, target_summary
+    from ._terminal import emit, make_console, print_frame
 
     args.excel_csv = False
     outputs = check_outputs(args)
-    return run_demo(outputs, fmt=args.format, stdout=out, on_code=lambda code: setattr(state, "code", code))
+    results = asyncio.run(audit())
+    write_outputs(results, outputs)
+    state.code = exit_code(results, None)
+    if args.format == "json":
+        print_results(results, "json", out)
+        return state.code
+    console = make_console(out)
+    emit(console, "intgkit demo: a deliberately mediocre site, audited offline on 127.0.0.1")
+    print_frame(console, target_summary(results, findings_frame(results)), title="Summary per target")
+    print_findings_view(results, out)
+    path = outputs["csv"]
+    files = sorted(p.name for p in path.iterdir())
+    emit(console, f"\nCSV export: {path}/ ({len(files)} files; read it back with intgkit.read_csv)")
+    return state.code
 
 
 if __name__ == "__main__":  # pragma: no cover

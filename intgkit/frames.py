@@ -20,14 +20,25 @@ export or none. The tables are keyed as :func:`all_frames` keys them: ``"summary
 summary; a section keeps its name, except that names of the form ``summary``,
 ``section_summary``, ... get one more ``section_`` prefix (see :func:`frame_key`).
 
-CSV cells come from outside services and a spreadsheet runs text that starts with ``=``, ``+``,
-``-``, ``@``, a tab or a carriage return as a formula, so such text is prefixed with ``'``
-(OWASP's advice). To make that reversible, text that starts with ``'`` is prefixed too, and so
-is the empty string (a lone ``'``), which is how an empty string stays distinct from NA (an
-empty field) in a format that has no NA. ``neutralize_formulas=False`` leaves formulas alone but
-keeps the ``'`` marking of empty and quote-led text, so read-back stays exact. Object columns
-(nested dicts and lists, mixed scalars) are stored as JSON text, which is why their values must
-be JSON values (str, int, float, bool, None, lists, dicts with str keys).
+CSV files are meant to be read by anyone (pandas, the csv module, a spreadsheet), so they stay
+plain RFC 4180: UTF-8 (with a BOM when ``excel=True``, which Excel needs to decode accents),
+CRLF line ends, an empty string is a quoted empty field (``""``) and NA an empty unquoted one.
+pandas and the csv module read both as empty, so the manifest also counts, per column, the
+empty strings and NAs, and lists the rows of the rarer kind when a column holds both:
+:func:`read_csv` gives each cell back exactly.
+
+Cells come from outside services and a spreadsheet runs text that starts with ``=``, ``+``,
+``-``, ``@``, a tab, a carriage return or a line feed as a formula (OWASP's list, CSV Injection),
+so such text is prefixed with ``'``, which a spreadsheet hides. That catches harmless text too
+(``-all`` of an SPF record): OWASP's rule is about the first character, not about what a
+spreadsheet would make of the rest. To keep the prefix reversible, text that starts with ``'``
+gets one as well; :func:`read_csv` removes exactly one. ``neutralize_formulas=False`` writes
+formula-like text as it is (still marking quote-led text). Object columns (nested dicts and
+lists, mixed scalars) are stored as JSON text, which is why their values must be JSON values
+(str, int, float, bool, None, lists, dicts with str keys).
+
+Format version 1 (intgkit 0.1) wrote an empty string as a lone ``'``; :func:`read_csv` still
+reads it, the manifest's ``version`` says which rules a folder follows.
 """
 
 from __future__ import annotations
@@ -51,6 +62,9 @@ import numpy as np
 import pandas as pd
 
 from ._errors import ExportError, MissingExtraError, UnknownSectionError, UsageError
+from ._manifest import _FORMAT, FORMAT_VERSION, MANIFEST, check_export_dir
+from ._manifest import check_target as _check_target
+from ._manifest import load_manifest as _load_manifest
 from ._models import IntegrationResult, Status
 
 __all__ = [
@@ -58,6 +72,7 @@ __all__ = [
     "SUMMARY",
     "SUMMARY_COLUMNS",
     "all_frames",
+    "check_export_dir",
     "frame_key",
     "neutralize_frame",
     "read_csv",
@@ -66,6 +81,7 @@ __all__ = [
     "summary_frame",
     "to_csv",
     "to_parquet",
+    "write_plain_csv",
 ]
 
 #: The key of the summary frame in :func:`all_frames` and in exports.
@@ -86,12 +102,8 @@ SUMMARY_COLUMNS = (
     "waited_s",
     "cached",
 )
-#: The export layout version; a reader refuses any other.
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-_FORMAT = "intgkit-export"
 _TIME_UNIT: Final = "us"  # Python datetimes carry microseconds; finer units would only pretend
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # OWASP, CSV Injection
 _MARK = "'"
 
 Results = Iterable[IntegrationResult]
@@ -476,7 +488,7 @@ def _object_array(values: Sequence[Any]) -> Any:
 
 def neutralize_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy whose text cells cannot run as spreadsheet formulas (a ``'`` before ``= + - @``,
-    tab, carriage return, and before a leading ``'`` so the prefix stays reversible).
+    tab, carriage return, line feed, and before a leading ``'`` so the prefix stays reversible).
 
     For one-way CSV output (the CLI); :func:`to_csv` does this and more, reversibly.
     """
@@ -500,8 +512,34 @@ def _neutral(text: str) -> str:
 
 
 def _encode_text(values: Iterable[Any], neutralize: bool) -> list[str | None]:
+    """Text cells for a CSV: formula-like and quote-led text prefixed, "" and None kept."""
     starts = (*_FORMULA_START, _MARK) if neutralize else (_MARK,)
-    return [None if v is None else (_MARK + v if not v or v.startswith(starts) else v) for v in values]
+    return [_MARK + v if v and v.startswith(starts) else v for v in values]
+
+
+def _encode_header(names: Iterable[str], neutralize: bool) -> list[str]:
+    # a header has no NA, so an empty name keeps the version-1 marking (a lone ')
+    starts = (*_FORMULA_START, _MARK) if neutralize else (_MARK,)
+    return [_MARK + v if not v or v.startswith(starts) else v for v in names]
+
+
+def _empties(spec: dict[str, Any], cells: Sequence[Any]) -> None:
+    """Record in a column's manifest entry which empty cells are "" and which are NA.
+
+    Plain CSV readers (pandas included) read a quoted empty field and an empty one alike, so
+    the counts (and, when a column holds both, the rows of the rarer kind) make them exact.
+    """
+    empty = [i for i, c in enumerate(cells) if c == ""]
+    if not empty:
+        return
+    na = [i for i, c in enumerate(cells) if c is None]
+    spec["empty_strings"] = len(empty)
+    spec["nas"] = len(na)
+    if na:
+        if len(empty) <= len(na):
+            spec["empty_string_rows"] = empty
+        else:
+            spec["na_rows"] = na
 
 
 def _decode_text(cells: Iterable[Any]) -> list[str | None]:
@@ -582,10 +620,12 @@ def _encode_frame(frame: pd.DataFrame, key: str, fmt: str, neutralize: bool) -> 
             raise ExportError(f"table {key!r} has two columns named {name!r}; exports need distinct names")
         seen.add(name)
         spec, data = _encode_column(frame[name], where, fmt, neutralize)
+        if fmt == "csv" and spec.get("encoding") in ("text", "category"):
+            _empties(spec, data)
         spec["name"] = name
         columns.append(spec)
-        header = _encode_text([name], neutralize)[0] if fmt == "csv" else name
-        cells[header or ""] = data
+        header = _encode_header([name], neutralize)[0] if fmt == "csv" else name
+        cells[header] = data
     return _Encoded(cells, columns, len(frame))
 
 
@@ -732,7 +772,6 @@ _RESERVED_STEMS = {
     *(f"com{i}" for i in range(10)),
     *(f"lpt{i}" for i in range(10)),
 }
-_FILE_NAME = re.compile(r"^[a-z0-9_]+(?:-[0-9a-f]{12}(?:-\d+)?)?\.(?:csv|parquet)$")
 
 
 def _file_names(keys: Iterable[str], suffix: str) -> dict[str, str]:
@@ -757,7 +796,13 @@ def _file_names(keys: Iterable[str], suffix: str) -> dict[str, str]:
     return out
 
 
-def to_csv(results: Results, directory: str | os.PathLike[str], *, neutralize_formulas: bool = True) -> Path:
+def to_csv(
+    results: Results,
+    directory: str | os.PathLike[str],
+    *,
+    neutralize_formulas: bool = True,
+    excel: bool = False,
+) -> Path:
     """Write summary.csv, one CSV per section and manifest.json into ``directory``, atomically.
 
     The folder is created if missing; a folder holding an earlier intgkit export is replaced
@@ -768,11 +813,15 @@ def to_csv(results: Results, directory: str | os.PathLike[str], *, neutralize_fo
         directory: the export folder.
         neutralize_formulas: prefix text cells that a spreadsheet would run as formulas with
             ``'`` (reversed by :func:`read_csv`).
+        excel: write UTF-8 with a byte order mark, without which Excel decodes the files in
+            the system's code page (``Zürich`` becomes ``ZÃ¼rich``); other readers skip it.
 
     Returns:
         The export folder's path.
     """
-    return _export(results, directory, "csv", bool(neutralize_formulas))
+    if not isinstance(excel, bool):
+        raise UsageError(f"excel must be True or False, got {excel!r}")
+    return _export(results, directory, "csv", bool(neutralize_formulas), "utf-8-sig" if excel else "utf-8")
 
 
 def to_parquet(results: Results, directory: str | os.PathLike[str]) -> Path:
@@ -789,7 +838,9 @@ def _require_pyarrow(feature: str) -> None:
         raise MissingExtraError("pyarrow", "parquet", feature) from exc
 
 
-def _export(results: Results, directory: str | os.PathLike[str], fmt: str, neutralize: bool) -> Path:
+def _export(
+    results: Results, directory: str | os.PathLike[str], fmt: str, neutralize: bool, encoding: str = "utf-8"
+) -> Path:
     target = _check_target(directory)
     frames = all_frames(results)
     names = _file_names(frames, fmt)
@@ -810,7 +861,7 @@ def _export(results: Results, directory: str | os.PathLike[str], fmt: str, neutr
         tables: dict[str, Any] = {}
         for key, table in encoded.items():
             path = staging / names[key]
-            _write_table(table, path, fmt)
+            _write_table(table, path, fmt, encoding)
             tables[key] = {
                 "file": names[key],
                 "section": None if key == SUMMARY else _section_of_key(key),
@@ -824,6 +875,7 @@ def _export(results: Results, directory: str | os.PathLike[str], fmt: str, neutr
             "file_format": fmt,
             "neutralized_formulas": neutralize,
             "text_marker": _MARK,
+            **({"encoding": encoding, "empty_string": '""', "na": ""} if fmt == "csv" else {}),
             "tables": tables,
         }
         _write_bytes(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
@@ -839,62 +891,66 @@ def _export(results: Results, directory: str | os.PathLike[str], fmt: str, neutr
     return target
 
 
-def _check_target(directory: str | os.PathLike[str]) -> Path:
-    """Refuse a target that is a file, lies under a file, or holds something not ours."""
-    try:
-        raw = Path(os.fspath(directory))
-    except TypeError as exc:
-        raise UsageError(f"directory must be a path, got {type(directory).__name__} {directory!r}") from exc
-    target = raw.resolve()
-    if not target.name:
-        raise ExportError(f"cannot export into {str(raw)!r}; give a folder below it, e.g. 'results'")
-    if target.exists() and not target.is_dir():
-        raise ExportError(
-            f"{str(raw)!r} is a file, not a folder; give a folder path (it is created if missing)"
-        )
-    for ancestor in target.parents:
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise ExportError(
-                    f"cannot export into {str(raw)!r}: {str(ancestor)!r} is a file, not a folder"
-                )
-            break
-    cwd = Path.cwd().resolve()
-    if target == cwd or target in cwd.parents:
-        raise ExportError(
-            f"cannot export into {str(raw)!r}: it is (or contains) the current folder, which an "
-            f"export replaces whole; give a subfolder, e.g. 'results'"
-        )
-    if target.is_dir():
-        entries = {p.name for p in target.iterdir()}
-        if entries:
-            manifest = _load_manifest(target, None, quiet=True)
-            if manifest is None:
-                raise ExportError(
-                    f"{str(raw)!r} is not empty and holds no intgkit export (no valid {MANIFEST}); "
-                    f"refusing to overwrite it; give an empty or new folder"
-                )
-            ours = {MANIFEST} | {t["file"] for t in manifest["tables"].values()}
-            foreign = sorted(entries - ours)
-            if foreign:
-                raise ExportError(
-                    f"{str(raw)!r} holds an intgkit export plus files that are not part of it "
-                    f"({', '.join(map(repr, foreign[:10]))}); an export replaces the folder whole, so "
-                    f"move them away or give another folder"
-                )
-    return target
-
-
-def _write_table(table: _Encoded, path: Path, fmt: str) -> None:
-    frame = pd.DataFrame(table.cells, copy=False)
+def _write_table(table: _Encoded, path: Path, fmt: str, encoding: str = "utf-8") -> None:
     if fmt == "csv":
-        frame.to_csv(
-            path, index=False, encoding="utf-8", lineterminator="\r\n", na_rep=""
-        )  # CRLF, as RFC 4180: a bare CR in a cell is then quoted
-    else:
-        frame.to_parquet(path, index=False, engine="pyarrow")
+        with open(path, "w", encoding=encoding, newline="") as f:
+            _write_csv_cells(table.cells, f)
+            f.flush()
+            os.fsync(f.fileno())
+        return
+    pd.DataFrame(table.cells, copy=False).to_parquet(path, index=False, engine="pyarrow")
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
+
+
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+_ROWS_PER_WRITE = 50_000
+
+
+def _csv_field(value: Any) -> str:
+    """One RFC 4180 field: None (NA) an empty field, "" a quoted empty one, others quoted as needed."""
+    if value is None or value is pd.NA:
+        return ""
+    if isinstance(value, str):
+        if value == "" or _NEEDS_QUOTES.search(value):
+            return '"' + value.replace('"', '""') + '"'
+        return value
+    if isinstance(value, float):
+        return "" if value != value else repr(value)  # repr: the shortest text that reads back exactly
+    return str(value)
+
+
+def _csv_column(values: Any) -> list[str]:
+    if isinstance(values, pd.Series):  # numpy columns: to_numpy().tolist() gives Python scalars
+        values = values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array
+    items = values.tolist() if hasattr(values, "tolist") else list(values)
+    return [_csv_field(v) for v in items]
+
+
+def _write_csv_cells(cells: Mapping[str, Any], out: Any) -> None:
+    """Write columns of cells (str, None, numbers) as CSV with CRLF line ends to a text file.
+
+    Not pandas' ``to_csv``: it cannot write an empty string and NA differently, which plain
+    readers then cannot tell apart (and neither could this module's reader without the manifest).
+    """
+    out.write(",".join(_csv_field(str(name)) for name in cells) + "\r\n")
+    columns = [_csv_column(v) for v in cells.values()]
+    n = len(columns[0]) if columns else 0
+    if not columns:
+        return
+    for start in range(0, n, _ROWS_PER_WRITE):
+        part = [c[start : start + _ROWS_PER_WRITE] for c in columns]
+        out.write("".join(",".join(row) + "\r\n" for row in zip(*part, strict=True)))
+
+
+def write_plain_csv(frame: pd.DataFrame, out: Any, *, neutralize_formulas: bool = True) -> None:
+    """A frame as plain CSV on a text stream (the CLI's ``--format csv``): one way, no manifest.
+
+    Same cells as the exports: "" quoted, NA empty, formula-like text prefixed with ``'``;
+    nested values as JSON, datetimes ISO 8601.
+    """
+    encoded = _encode_frame(frame, "stdout", "csv", neutralize_formulas)
+    _write_csv_cells(encoded.cells, out)
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
@@ -969,60 +1025,19 @@ def _read(directory: str | os.PathLike[str], fmt: str) -> dict[str, pd.DataFrame
     assert manifest is not None
     out: dict[str, pd.DataFrame] = {}
     for key, table in manifest["tables"].items():
-        out[key] = _read_table(folder, key, table, fmt, manifest.get("neutralized_formulas") is True)
+        out[key] = _read_table(
+            folder,
+            key,
+            table,
+            fmt,
+            manifest.get("neutralized_formulas") is True,
+            manifest.get("encoding", "utf-8"),
+        )
     return out
 
 
-def _load_manifest(folder: Path, fmt: str | None, *, quiet: bool = False) -> dict[str, Any] | None:
-    """The parsed, checked manifest; None (quiet) or ExportError (otherwise) when it is not valid."""
-    path = folder / MANIFEST
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        problem = _manifest_problem(manifest, fmt)
-    except FileNotFoundError:
-        problem = f"it has no {MANIFEST}, so it is not an intgkit export (or the export was not finished)"
-    except (OSError, UnicodeError, ValueError) as exc:
-        problem = f"its {MANIFEST} cannot be read as JSON ({exc})"
-    if problem is None:
-        return manifest  # type: ignore[no-any-return]
-    if quiet:
-        return None
-    raise ExportError(f"cannot read the export in {str(folder)!r}: {problem}")
-
-
-def _manifest_problem(manifest: Any, fmt: str | None) -> str | None:
-    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-        return f'its {MANIFEST} is not an intgkit export manifest (expected "format": {_FORMAT!r})'
-    if manifest.get("version") != FORMAT_VERSION:
-        return (
-            f"the manifest has format version {manifest.get('version')!r}; this intgkit reads "
-            f"version {FORMAT_VERSION} (export it again with this version)"
-        )
-    if manifest.get("file_format") not in ("csv", "parquet"):
-        return f"the manifest's file_format is {manifest.get('file_format')!r}; expected 'csv' or 'parquet'"
-    if fmt is not None and manifest["file_format"] != fmt:
-        reader = "read_parquet" if manifest["file_format"] == "parquet" else "read_csv"
-        return f"it is a {manifest['file_format']} export, not {fmt}; read it with {reader}"
-    tables = manifest.get("tables")
-    if not isinstance(tables, dict) or SUMMARY not in tables:
-        return "the manifest lists no tables (or no summary)"
-    for key, table in tables.items():
-        if not (
-            isinstance(table, dict)
-            and isinstance(table.get("file"), str)
-            and isinstance(table.get("columns"), list)
-        ):
-            return f"the manifest's entry for table {key!r} lacks a file or columns"
-        if not _FILE_NAME.match(table["file"]):
-            return f"table {key!r} names the file {table['file']!r}, which no intgkit export writes"
-        for column in table["columns"]:
-            if not (isinstance(column, dict) and isinstance(column.get("name"), str)):
-                return f"table {key!r} has a column entry without a name: {column!r}"
-    return None
-
-
 def _read_table(
-    folder: Path, key: str, table: Mapping[str, Any], fmt: str, neutralized: bool
+    folder: Path, key: str, table: Mapping[str, Any], fmt: str, neutralized: bool, encoding: str = "utf-8"
 ) -> pd.DataFrame:
     path = folder / table["file"]
     where = f"table {key!r} ({table['file']})"
@@ -1044,11 +1059,11 @@ def _read_table(
                 dtype=object,
                 keep_default_na=False,
                 na_values=[""],
-                encoding="utf-8",
+                encoding=encoding,
                 skip_blank_lines=False,
                 engine="c",
             )
-            expected = _encode_text(names, neutralized)
+            expected = _encode_header(names, neutralized)
             header = list(raw.columns)
             if header != expected:
                 raise ExportError(
@@ -1068,7 +1083,32 @@ def _read_table(
     if len(raw) != table.get("rows"):
         raise ExportError(f"{where} has {len(raw)} rows; the manifest says {table.get('rows')}")
     data = {
-        spec["name"]: _decode_column(raw[spec["name"]], spec, f"{where}, column {spec['name']!r}", fmt)
+        spec["name"]: _decode_column(
+            _restore_empties(raw[spec["name"]], spec) if fmt == "csv" else raw[spec["name"]],
+            spec,
+            f"{where}, column {spec['name']!r}",
+            fmt,
+        )
         for spec in columns
     }
     return pd.DataFrame(data, copy=False)
+
+
+def _restore_empties(raw: pd.Series, spec: Mapping[str, Any]) -> pd.Series:
+    """Give back the empty strings the manifest recorded (a CSV reader read them as NA)."""
+    if not spec.get("empty_strings"):
+        return raw
+    values = raw.to_numpy(dtype=object, copy=True)
+    missing = pd.isna(values)
+    if "empty_string_rows" in spec:
+        rows = np.asarray(spec["empty_string_rows"], dtype=np.int64)
+    else:
+        rows = np.flatnonzero(missing)
+        if "na_rows" in spec:
+            rows = np.setdiff1d(rows, np.asarray(spec["na_rows"], dtype=np.int64))
+    if len(rows) and (rows.max() >= len(values) or not missing[rows].all()):
+        raise ExportError(
+            f"column {spec.get('name')!r}: the manifest's empty-string rows do not match the file"
+        )
+    values[rows] = ""
+    return pd.Series(values, index=raw.index, dtype=object)

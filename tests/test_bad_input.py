@@ -226,8 +226,11 @@ CASES: list[Case] = [
     Case("intgkit run", "--timeout abc", cli("run", "spy", "--timeout", "abc"), CliUsageError, "expected seconds"),
     Case("intgkit run", "--max-concurrency 0", cli("run", "spy", "--max-concurrency", "0"), CliUsageError, ">= 1"),
     Case("intgkit run", "-t with a control character", cli("run", "spy", "-t", "a\x01b"), CliUsageError, "control character"),
-    Case("intgkit run", "-t a -t a", cli("run", "spy", "-t", "a", "-t", "a"), CliUsageError, "listed twice"),
+    Case("intgkit run", "-t 'exa mple.org' (a space)", cli("run", "spy", "-t", "exa mple.org"), CliUsageError, "contains a space"),
     Case("intgkit run", "--targets-file missing.txt", cli("run", "spy", "--targets-file", "missing.txt"), CliUsageError, "not a readable file"),
+    Case("intgkit run", "--severity urgent", cli("run", "spy", "-t", "a", "--severity", "urgent"), CliUsageError, "critical, high"),
+    Case("intgkit run", "--xlsx out.csv", cli("run", "spy", "-t", "a", "--xlsx", "out.csv"), CliUsageError, "must end in .xlsx"),
+    Case("intgkit run", "--html in a missing folder", cli("run", "spy", "-t", "a", "--html", "no/such/r.html"), CliUsageError, "does not exist"),
     Case("intgkit run", "--section nope", cli("run", "spy", "-t", "a", "--section", "nope"), CliUsageError, "no section named", before_work=False),
 ]  # fmt: skip
 

@@ -272,8 +272,9 @@ def test_csv_export_writes_a_manifest_and_reads_back_equal(
 
 
 def test_formulas_are_neutralized_reversibly_and_numbers_stay_numbers(tmp_path: Path) -> None:
-    """Text starting with = + - @ tab CR or ' gets a ' prefix; negative numbers are untouched."""
-    texts = ["=SUM(A1)", "+1", "-2", "@x", "\tTAB", "\rCR", "'quoted", "", "plain", " =spaced"]
+    """Text starting with = + - @ tab CR LF (OWASP's list) or ' gets a ' prefix; "" stays empty;
+    negative numbers are untouched."""
+    texts = ["=SUM(A1)", "+1", "-2", "@x", "\tTAB", "\rCR", "'quoted", "", "plain", " =spaced", "\nLF"]
     rows = [{"text": t, "n": -5, "f": -1.5} for t in texts]
     results = IntegrationResults([result(sections={"s": rows})])
     out = results.to_csv(tmp_path / "on")
@@ -286,9 +287,10 @@ def test_formulas_are_neutralized_reversibly_and_numbers_stay_numbers(tmp_path: 
         "'\tTAB",
         "'\rCR",
         "''quoted",
-        "'",
+        "",
         "plain",
         " =spaced",
+        "'\nLF",
     ]
     assert set(data["n"]) == {"-5"} and set(data["f"]) == {"-1.5"}
     assert_round_trip(results, frames.read_csv(out))
@@ -520,7 +522,7 @@ def test_read_refuses_a_truncated_file(export: Path) -> None:
 def test_read_refuses_another_format_version(export: Path) -> None:
     """A manifest of another version says which version this intgkit reads."""
     rewrite_manifest(export, lambda m: m.update(version=99))
-    with pytest.raises(ExportError, match="version 99; this intgkit reads version 1"):
+    with pytest.raises(ExportError, match="version 99; this intgkit reads versions 1, 2"):
         frames.read_csv(export)
 
 

@@ -98,9 +98,9 @@ def run_block(block: Block) -> None:
         pytest.fail(f"README.md block at line {block.line} does not compile: {exc}")
     namespace: dict[str, object] = {"__name__": "__readme__"}
     if code.co_flags & inspect.CO_COROUTINE:
-        asyncio.run(eval(code, namespace))  # noqa: S307 - the README's own code, on purpose
+        asyncio.run(eval(code, namespace))
     else:
-        exec(code, namespace)  # noqa: S102 - the README's own code, on purpose
+        exec(code, namespace)
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"README.md:L{b.line}" for b in BLOCKS])
