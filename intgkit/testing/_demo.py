@@ -1,8 +1,8 @@
 """The local estate ``intgkit demo`` audits, for the demo, notebook 05 and users' own tries.
 
 A deliberately mediocre web site (``site.test``), a shop TLS endpoint whose certificate expires
-in 20 days and which accepts an anonymous cipher suite (``shop.site.test``), the site's DNS zone and a fake Cloudflare account holding the
-zone with weak settings; all on 127.0.0.1.
+in 20 days and which accepts an anonymous cipher suite (``shop.site.test``), the site's DNS zone
+and a fake Cloudflare account holding the zone with weak settings; all on 127.0.0.1.
 """
 
 from __future__ import annotations
