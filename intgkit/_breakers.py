@@ -323,6 +323,9 @@ class BreakerBoard:
         self._breakers: dict[BreakerKey, Breaker] = {}
         self._callbacks: list[Callable[[BreakerKey, str, str], None]] = []
         self._lock = threading.Lock()
+        #: Per integration: threads of plain calls that timed out (or were cancelled) and
+        #: still run; the engine counts them up, their threads count them down as they end.
+        self.abandoned_threads: dict[str, int] = {}
 
     def get(self, key: BreakerKey) -> Breaker:
         """The breaker for ``key``, created closed on first use."""
@@ -387,13 +390,15 @@ class BreakerBoard:
                 "opened_at": b.opened_at,
                 "reset_timeout": b.cb.reset_timeout,
                 "seconds_until_probe": b.seconds_until_probe(),
+                "abandoned_threads": self.abandoned_threads.get(b.key[0], 0),
             }
             for b in self
         ]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per breaker: key, integration, target, state, fail_counter, opened_at,
-        reset_timeout, seconds_until_probe."""
+        reset_timeout, seconds_until_probe, abandoned_threads (per integration: threads of
+        plain calls that timed out and are still running)."""
         import pandas as pd
 
         rows = self.rows()
@@ -408,6 +413,7 @@ class BreakerBoard:
                 "opened_at",
                 "reset_timeout",
                 "seconds_until_probe",
+                "abandoned_threads",
             ],
         )
         return frame.astype(
@@ -420,6 +426,7 @@ class BreakerBoard:
                 "opened_at": "datetime64[ns, UTC]",
                 "reset_timeout": "float64",
                 "seconds_until_probe": "float64",
+                "abandoned_threads": "int64",
             }
         )
 

@@ -43,7 +43,10 @@ class Deadlines:
 
     def arm(self, task: asyncio.Task[Any], timeout: float) -> list[Any]:
         """Start the clock of the current call of ``task``; returns its entry for disarm()."""
-        when = self._loop.time() + timeout
+        return self.arm_at(task, self._loop.time() + timeout)
+
+    def arm_at(self, task: asyncio.Task[Any], when: float) -> list[Any]:
+        """Cancel ``task`` at ``when`` (the loop's clock, time.monotonic()) unless disarmed first."""
         self._seq += 1
         entry = [when, self._seq, task]
         heap = self._heap

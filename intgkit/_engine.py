@@ -20,7 +20,9 @@ Design notes:
 - One timer per run keeps every call's time limit (_deadlines.Deadlines), with
   asyncio.timeout()'s semantics and without a TimerHandle per call.
 - Plain ``def`` integrations run in daemon threads, so a blocking call cannot stall the loop or
-  outlive its timeout from the caller's point of view.
+  outlive its timeout from the caller's point of view. A call's deadline counts from when it
+  starts running (for a plain function, when its thread starts it); a thread that a timeout
+  abandoned is counted until it ends, and a new thread takes the next call.
 - A call cancelled because the *caller* cancelled the run counts as neither success nor failure
   on its breaker; a CancelledError an integration raises by itself is an ordinary error.
 """
@@ -31,9 +33,10 @@ import asyncio
 import contextvars
 import inspect
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ._breakers import REJECT, Breaker
@@ -64,7 +67,7 @@ class Outcome:
     ``waited_s`` are what the policies around the call add (1 and 0.0 without any).
     """
 
-    __slots__ = ("attempts", "error", "error_type", "exc", "sections", "status", "waited_s")
+    __slots__ = ("attempts", "error", "error_type", "exc", "sections", "status", "t_start", "waited_s")
 
     def __init__(
         self,
@@ -81,10 +84,33 @@ class Outcome:
         self.exc = exc
         self.attempts = 1
         self.waited_s = 0.0
+        #: perf_counter() when the integration began running, when later than the call's
+        #: start (a plain function waits for its thread); None: when the call started.
+        self.t_start: float | None = None
 
 
-async def drive(calls: Sequence[Call], sink: Sink, limit: int) -> None:
-    """Run every call, at most ``limit`` at once, handing each result to ``sink``."""
+#: Called when a call starts running: (integration, target).
+OnStart = Callable[[str, "str | None"], Any]
+
+#: Guards the hand-over of a plain call between its thread (done) and the loop (abandoned).
+_plain_lock = threading.Lock()
+
+
+async def drive(
+    calls: Sequence[Call],
+    sink: Sink,
+    limit: int,
+    *,
+    abandoned: dict[str, int] | None = None,
+    max_abandoned: int | None = None,
+    on_start: OnStart | None = None,
+) -> None:
+    """Run every call, at most ``limit`` at once, handing each result to ``sink``.
+
+    ``abandoned`` counts, per integration, the threads of plain calls the runner gave up on
+    (timed out or cancelled) that are still running; it outlives the run (the runner keeps
+    it). An integration with ``max_abandoned`` of them gets no further thread.
+    """
     # Bound once per run: the lazy proxy structlog hands out re-binds on every event.
     log = logger().bind()
     started = time.perf_counter()
@@ -93,8 +119,11 @@ async def drive(calls: Sequence[Call], sink: Sink, limit: int) -> None:
     if any(not c.spec.is_async for c in calls):
         from ._threads import DaemonPool
 
-        pool = DaemonPool(min(limit, len(calls)))
-    run = _Run(asyncio.get_running_loop(), pool, log, sink)
+        pool = DaemonPool()
+    run = _Run(asyncio.get_running_loop(), pool, log, sink, started)
+    run.abandoned = abandoned if abandoned is not None else {}
+    run.max_abandoned = max_abandoned if max_abandoned is not None else limit
+    run.on_start = on_start
     outcome = "finished"
     try:
         await Workers(run.loop, calls, limit, run.work).run()
@@ -113,22 +142,41 @@ async def drive(calls: Sequence[Call], sink: Sink, limit: int) -> None:
         )
 
 
+class _Plain:
+    """One attempt of a plain function on a pool thread: when its thread started it, its
+    deadline (armed from the loop once it started), and whether the runner abandoned it."""
+
+    __slots__ = ("abandoned", "closed", "done", "entry", "t_start")
+
+    def __init__(self) -> None:
+        self.t_start: float | None = None  # perf_counter() when the thread began the call
+        self.entry: list[Any] | None = None  # its deadline's entry, once armed
+        self.closed = False  # the attempt is over on the loop's side: arm no deadline
+        self.done = False  # the thread has finished the call
+        self.abandoned = False  # the attempt ended while the thread still ran it
+
+
 class _Run:
     """One run's shared state, and the per-call path."""
 
-    __slots__ = ("counts", "deadlines", "log", "loop", "pool", "rejections", "sink")
+    __slots__ = ("abandoned", "counts", "deadlines", "log", "loop", "max_abandoned", "on_start",
+                 "pool", "rejections", "sink", "t_run")  # fmt: skip
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, pool: DaemonPool | None, log: Any, sink: Sink
+        self, loop: asyncio.AbstractEventLoop, pool: DaemonPool | None, log: Any, sink: Sink, t_run: float
     ) -> None:
         self.loop = loop
         self.pool = pool
         self.log = log
         self.sink = sink
+        self.t_run = t_run  # perf_counter() when the run began: a call's queue time counts from it
         self.deadlines = Deadlines(loop)
         self.counts = dict.fromkeys(Status, 0)
         # circuit_open messages, built once per breaker state per run
         self.rejections: dict[tuple[Breaker, str], str] = {}
+        self.abandoned: dict[str, int] = {}
+        self.max_abandoned = 32
+        self.on_start: OnStart | None = None
 
     async def work(self, call: Call, task: asyncio.Task[Any]) -> None:
         """A worker's body for one call: run it, count it, deliver it."""
@@ -152,6 +200,7 @@ class _Run:
                 + (", ".join(spec.missing) or "(is_configured() is false)"),
                 started_at=started_at,
                 breaker_state=breaker.state,
+                queued_s=t0 - self.t_run,
             )
             self.log.info(
                 "integration_result",
@@ -170,10 +219,23 @@ class _Run:
             return self._finish(
                 call, Outcome(Status.CIRCUIT_OPEN, error_type="CircuitOpen", error=error), started_at, t0
             )
+        self.log.debug("call_started", integration=spec.name, target=call.target)
+        if self.on_start is not None:
+            _safe_call(self.on_start, spec.name, call.target)
         try:
             out = await self.attempts(call, task)
         except BaseException:
-            breaker.ignore(admitted)  # the caller cancelled the run: neither success nor failure
+            # The caller cancelled the run (or interrupted it): the call counts as neither
+            # success nor failure, and its result says it was cancelled, when it had started.
+            breaker.ignore(admitted)
+            stopped = Outcome(
+                Status.CANCELLED,
+                error_type="CancelledError",
+                error="cancelled: the run was cancelled while this call was running",
+            )
+            result = self._finish(call, stopped, started_at, t0)
+            self.counts[Status.CANCELLED] += 1
+            self.sink(call, result)
             raise
         status = out.status
         if status is Status.OK:
@@ -195,63 +257,148 @@ class _Run:
         return await self.attempt(call, task)
 
     async def attempt(self, call: Call, task: asyncio.Task[Any]) -> Outcome:
-        """One attempt: the integration under its deadline, turned into an Outcome."""
+        """One attempt: the integration under its deadline, turned into an Outcome.
+
+        The deadline counts from when the attempt starts running: at once for an ``async
+        def``, and for a plain function when its thread starts it (the thread tells the loop),
+        so time spent waiting for a thread is never the call's time.
+        """
         spec = call.spec
         timeout = spec.timeout
-        # The call's time limit, with asyncio.timeout()'s semantics but no timer of its own (see
-        # Deadlines): the deadline cancels this task, and a cancellation that was ours alone
-        # (no new cancel request from the caller) becomes a timeout outcome.
         deadlines = self.deadlines
+        cancelling = task.cancelling()
+        plain: _Plain | None = None
         entry: list[Any] | None = None
-        if timeout is not None:
-            cancelling = task.cancelling()
-            entry = deadlines.arm(task, timeout)
         try:
-            value = await self._invoke(call)
+            if spec.is_async:
+                # The call's time limit, with asyncio.timeout()'s semantics but no timer of its
+                # own (see Deadlines): the deadline cancels this task, and a cancellation that
+                # was ours alone (no new cancel request from the caller) becomes a timeout.
+                if timeout is not None:
+                    entry = deadlines.arm(task, timeout)
+                value = await spec.invoke(call.target)
+            else:
+                if self.abandoned.get(spec.name, 0) >= self.max_abandoned:
+                    return self._threads_exhausted(call)
+                plain = _Plain()
+                value = await self._run_plain(call, task, plain, timeout)
         except asyncio.CancelledError as exc:
+            if plain is not None:
+                plain.closed = True
+                entry = plain.entry
             if entry is not None and deadlines.disarm(entry) and task.uncancel() <= cancelling:
-                return _timed_out(timeout)
+                if plain is not None:
+                    self._abandon(call, plain, timeout)
+                return _timed_out(timeout, plain)
             if task.cancelling():
+                if plain is not None:
+                    self._abandon(call, plain, None)
                 raise
-            return _error(call, exc)
+            return _error(call, exc, plain)
         except Exception as exc:  # noqa: BLE001 - every failure of an integration becomes an outcome
+            if plain is not None:
+                plain.closed = True
+                entry = plain.entry
             if entry is not None and deadlines.disarm(entry):
                 task.uncancel()  # cancelled at its deadline, it ended with an error of its own
                 if isinstance(exc, TimeoutError):
-                    return _timed_out(timeout)
-            return _error(call, exc)
+                    return _timed_out(timeout, plain)
+            return _error(call, exc, plain)
         except BaseException:
+            if plain is not None:
+                plain.closed = True
+                entry = plain.entry
+                self._abandon(call, plain, None)
             if entry is not None and deadlines.disarm(entry):
                 task.uncancel()
             raise
+        if plain is not None:
+            plain.closed = True
+            entry = plain.entry
         if entry is not None and deadlines.disarm(entry):
             task.uncancel()  # cancelled at its deadline, it swallowed that and returned: keep the value
         try:
             out = normalize_output(value)
         except Exception as exc:  # noqa: BLE001 - a malformed output is an error outcome
-            return _error(call, exc)
+            return _error(call, exc, plain)
         secrets = spec.secrets
         if isinstance(out, IntegrationResult):  # a full result: keep its status
             sections = redact_sections(out.sections, secrets) if secrets else out.sections
             error = redact(out.error, secrets) if out.error else out.error
-            return Outcome(out.status, sections, out.error_type, error)
-        return Outcome(Status.OK, redact_sections(out, secrets) if secrets else out)
+            result = Outcome(out.status, sections, out.error_type, error)
+        else:
+            result = Outcome(Status.OK, redact_sections(out, secrets) if secrets else out)
+        if plain is not None:
+            result.t_start = plain.t_start
+        return result
 
-    async def _invoke(self, call: Call) -> Any:
-        spec = call.spec
-        if spec.is_async:
-            return await spec.invoke(call.target)
+    async def _run_plain(
+        self, call: Call, task: asyncio.Task[Any], plain: _Plain, timeout: float | None
+    ) -> Any:
+        """A plain function on a daemon thread; its deadline is armed when the thread starts it."""
+        loop, deadlines, invoke, target = self.loop, self.deadlines, call.spec.invoke, call.target
+        ctx = contextvars.copy_context()
+        abandoned, name = self.abandoned, call.spec.name
+
+        def started(when: float) -> None:  # on the loop, as soon as the thread began the call
+            if not plain.closed and timeout is not None:
+                plain.entry = deadlines.arm_at(task, when + timeout)
+
+        def job() -> Any:  # on the pool thread
+            plain.t_start = time.perf_counter()
+            try:
+                loop.call_soon_threadsafe(started, time.monotonic())
+            except RuntimeError:  # the loop is closed: the run is over, make no call
+                return None
+            try:
+                return ctx.run(invoke, target)
+            finally:
+                with _plain_lock:
+                    plain.done = True
+                    if plain.abandoned:
+                        abandoned[name] -= 1
+
         pool = self.pool
         assert pool is not None
-        value = await self.loop.run_in_executor(
-            pool, contextvars.copy_context().run, spec.invoke, call.target
-        )
+        value = await asyncio.wrap_future(pool.submit(job), loop=loop)
         if inspect.isawaitable(value):  # a plain function that returned a coroutine
             value = await value
         return value
 
+    def _abandon(self, call: Call, plain: _Plain, timeout: float | None) -> None:
+        """The attempt is over but its thread still runs the call: count it until it ends."""
+        with _plain_lock:
+            if plain.done or plain.t_start is None:
+                return  # finished, or never started (its queued job was cancelled)
+            plain.abandoned = True
+            name = call.spec.name
+            n = self.abandoned[name] = self.abandoned.get(name, 0) + 1
+        if timeout is not None:
+            self.log.warning(
+                "thread_abandoned",
+                integration=name,
+                target=call.target,
+                timeout_s=timeout,
+                still_running=n,
+            )
+
+    def _threads_exhausted(self, call: Call) -> Outcome:
+        name = call.spec.name
+        n = self.abandoned.get(name, 0)
+        error = (
+            f"not started: {n} threads of integration {name!r} are still stuck in calls that timed "
+            f"out (max_abandoned_threads={self.max_abandoned}); the call was not made"
+        )
+        return Outcome(Status.ERROR, error_type="ThreadsExhausted", error=error, exc=RuntimeError(error))
+
     def _finish(self, call: Call, out: Outcome, started_at: datetime, t0: float) -> IntegrationResult:
-        duration = time.perf_counter() - t0
+        end = time.perf_counter()
+        t_start = out.t_start
+        if t_start is None or t_start < t0:
+            t_start = t0
+        else:  # a plain call: it started when its thread began it
+            started_at += timedelta(seconds=t_start - t0)
+        duration = end - t_start
         status = out.status
         result = make_result(
             call.spec.name,
@@ -263,6 +410,7 @@ class _Run:
             started_at,
             duration,
             call.breaker.state,
+            queued_s=t_start - self.t_run,
             attempts=out.attempts,
             waited_s=out.waited_s,
         )
@@ -277,18 +425,35 @@ class _Run:
         return result
 
 
-def _timed_out(timeout: float | None) -> Outcome:
+def _timed_out(timeout: float | None, plain: _Plain | None) -> Outcome:
     error = f"timed out after {timeout:g} s (the call's time limit; pass a larger timeout= to allow longer)"
-    return Outcome(Status.TIMEOUT, error_type="TimeoutError", error=error, exc=TimeoutError(error))
+    out = Outcome(Status.TIMEOUT, error_type="TimeoutError", error=error, exc=TimeoutError(error))
+    if plain is not None:
+        out.t_start = plain.t_start
+    return out
 
 
-def _error(call: Call, exc: BaseException) -> Outcome:
+def _safe_call(callback: Callable[..., Any], *args: Any) -> None:
+    try:
+        callback(*args)
+    except Exception as exc:  # noqa: BLE001 - a progress callback must never break a call
+        logger().warning(
+            "on_start_failed",
+            callback=getattr(callback, "__name__", type(callback).__name__),
+            error=f"{type(exc).__name__}: {describe_exception(exc)}",
+        )
+
+
+def _error(call: Call, exc: BaseException, plain: _Plain | None = None) -> Outcome:
     secrets = call.spec.secrets
     kind = "MalformedResult" if isinstance(exc, MalformedOutput) else type(exc).__name__
     message = describe_exception(exc, secrets)
     if isinstance(exc, MalformedOutput):
         message = f"integration {call.spec.name!r} {message}"
-    return Outcome(Status.ERROR, error_type=kind, error=redact(message, secrets), exc=exc)
+    out = Outcome(Status.ERROR, error_type=kind, error=redact(message, secrets), exc=exc)
+    if plain is not None:
+        out.t_start = plain.t_start
+    return out
 
 
 def _rejection(breaker: Breaker, state: str) -> str:
@@ -305,13 +470,13 @@ def _rejection(breaker: Breaker, state: str) -> str:
 
 
 def cancelled_result(call: Call) -> IntegrationResult:
-    """The result of a call the run's cancellation stopped before it finished."""
+    """The result of a call the run's cancellation stopped before it started."""
     return IntegrationResult(
         call.spec.name,
         call.target,
-        Status.ERROR,
+        Status.CANCELLED,
         error_type="CancelledError",
-        error="cancelled: the run was cancelled before this call finished",
+        error="cancelled: the run was cancelled before this call started",
         started_at=None,
         duration_s=math.nan,
         breaker_state=call.breaker.state,

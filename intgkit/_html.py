@@ -71,11 +71,11 @@ def breakers_html(breakers: Iterable[Mapping[str, Any]]) -> str:
             f"<tr><td>{escape(str(b['key']))}</td>"
             f"<td>{badge(state, BREAKER_COLOURS.get(state, '#6e7781'))}</td>"
             f"<td>{b['fail_counter']}</td><td>{escape(opened)}</td><td>{b['reset_timeout']:g}</td>"
-            f"<td>{b['seconds_until_probe']:.0f}</td></tr>"
+            f"<td>{b['seconds_until_probe']:.0f}</td><td>{b['abandoned_threads']}</td></tr>"
         )
     return (
         "<table><thead><tr><th>breaker</th><th>state</th><th>fail_counter</th><th>opened_at</th>"
-        "<th>reset_timeout</th><th>seconds_until_probe</th></tr></thead><tbody>"
+        "<th>reset_timeout</th><th>seconds_until_probe</th><th>abandoned_threads</th></tr></thead><tbody>"
         + "".join(rows)
         + "</tbody></table>"
     )

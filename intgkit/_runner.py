@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._breakers import BreakerBoard, Clock
-from ._engine import cancelled_result, drive
+from ._engine import OnStart, cancelled_result, drive
 from ._errors import UsageError
 from ._integration import DEFAULT, Integration, validate_timeout
 from ._log import logger
@@ -46,6 +46,10 @@ class IntegrationRunner:
         breaker_per_target: None follows each integration's ``breaker_per_target``;
             True or False forces one breaker per (integration, target) or per integration.
         clock: aware-UTC clock for the breakers (tests inject one).
+        max_abandoned_threads: per integration, how many threads of plain calls that timed
+            out may still be running before its further calls are refused (``error``,
+            ``ThreadsExhausted``) rather than given yet another thread. Python cannot stop a
+            thread; the breakers usually stop such calls long before (docs/architecture.md).
         listeners: pybreaker listeners for every breaker (exceptions in them are logged).
     """
 
@@ -60,12 +64,22 @@ class IntegrationRunner:
         breaker_per_target: bool | None = None,
         clock: Clock | None = None,
         listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
+        max_abandoned_threads: int = 64,
     ) -> None:
         if registry is not None and not isinstance(registry, IntegrationRegistry):
             raise UsageError(f"registry must be an IntegrationRegistry, got {type(registry).__name__}")
         self.registry = registry if registry is not None else default_registry()
         self.timeout = validate_timeout(timeout)
         self.max_concurrency = validate_concurrency(max_concurrency)
+        if (
+            isinstance(max_abandoned_threads, bool)
+            or not isinstance(max_abandoned_threads, int)
+            or (max_abandoned_threads < 1)
+        ):
+            raise UsageError(
+                f"max_abandoned_threads must be a whole number >= 1 (e.g. 64), got {max_abandoned_threads!r}"
+            )
+        self.max_abandoned_threads = max_abandoned_threads
         if breaker_per_target is not None and not isinstance(breaker_per_target, bool):
             raise UsageError(f"breaker_per_target must be True, False or None, got {breaker_per_target!r}")
         self.breaker_per_target = breaker_per_target
@@ -73,7 +87,7 @@ class IntegrationRunner:
             fail_max=fail_max, reset_timeout=reset_timeout, clock=clock, listeners=listeners
         )
         #: The results of the latest run, also when it was cancelled or interrupted: what
-        #: finished, and every call still pending marked as cancelled in its error.
+        #: finished, and every other call with status ``cancelled``.
         self.last_results: IntegrationResults | None = None
 
     # -- planning: every caller mistake is raised here, before any work starts ----------------
@@ -114,6 +128,7 @@ class IntegrationRunner:
         max_concurrency: int | None = None,
         on_result: OnResult | None = None,
         progress: bool = False,
+        on_start: OnStart | None = None,
     ) -> IntegrationResults:
         """Run the selection over the targets; the primary, async door.
 
@@ -122,17 +137,23 @@ class IntegrationRunner:
             targets: target strings; None calls each integration once with target None.
             timeout: overrides the runner's (and the integrations') timeout for this run.
             max_concurrency: overrides the runner's limit for this run.
-            on_result: called with each result as it completes (exceptions are logged).
+            on_result: called with each result as it completes (exceptions are logged);
+                a call the run's cancellation stopped has a ``cancelled`` result too.
             progress: show a tqdm progress bar (a widget in Jupyter, text in a terminal).
+            on_start: called as ``on_start(integration, target)`` when a call starts running
+                (after its breaker let it through), for progress displays.
 
         Returns:
             One result per (integration, target), in selection order.
         """
         calls = self._plan(integrations, targets, timeout)
         callbacks = _callbacks(on_result, progress, len(calls))
-        return await self._run_calls(calls, self._limit(max_concurrency), callbacks)
+        _check_callable("on_start", on_start)
+        return await self._run_calls(calls, self._limit(max_concurrency), callbacks, on_start)
 
-    async def _run_calls(self, calls: list[Call], limit: int, callbacks: list[Any]) -> IntegrationResults:
+    async def _run_calls(
+        self, calls: list[Call], limit: int, callbacks: list[Any], on_start: OnStart | None = None
+    ) -> IntegrationResults:
         """Drive planned calls to one result each; ``last_results`` holds them even if cancelled."""
         slots: list[IntegrationResult | None] = [None] * len(calls)
 
@@ -142,7 +163,7 @@ class IntegrationRunner:
                 _safe_callback(cb, result)
 
         try:
-            await drive(calls, sink, limit)
+            await self._drive(calls, sink, limit, on_start)
         finally:
             for cb in callbacks:
                 close = getattr(cb, "close", None)
@@ -152,6 +173,16 @@ class IntegrationRunner:
                 [r if r is not None else cancelled_result(c) for c, r in zip(calls, slots, strict=True)]
             )
         return self.last_results
+
+    async def _drive(self, calls: list[Call], sink: Any, limit: int, on_start: OnStart | None) -> None:
+        await drive(
+            calls,
+            sink,
+            limit,
+            abandoned=self.breakers.abandoned_threads,
+            max_abandoned=self.max_abandoned_threads,
+            on_start=on_start,
+        )
 
     def _limit(self, max_concurrency: int | None) -> int:
         return self.max_concurrency if max_concurrency is None else validate_concurrency(max_concurrency)
@@ -165,6 +196,7 @@ class IntegrationRunner:
         max_concurrency: int | None = None,
         on_result: OnResult | None = None,
         progress: bool = False,
+        on_start: OnStart | None = None,
         nested: bool = False,
     ) -> IntegrationResults:
         """The sync door: works in a script and inside a running loop (a Jupyter cell).
@@ -178,9 +210,10 @@ class IntegrationRunner:
         calls = self._plan(integrations, targets, timeout)
         limit = self._limit(max_concurrency)
         callbacks = _callbacks(on_result, progress, len(calls))
+        _check_callable("on_start", on_start)
         from ._sync import run_sync
 
-        return run_sync(lambda: self._run_calls(calls, limit, callbacks), nested=nested)
+        return run_sync(lambda: self._run_calls(calls, limit, callbacks, on_start), nested=nested)
 
     async def stream(
         self,
@@ -189,6 +222,7 @@ class IntegrationRunner:
         *,
         timeout: float | None = DEFAULT,
         max_concurrency: int | None = None,
+        on_start: OnStart | None = None,
     ) -> AsyncIterator[IntegrationResult]:
         """Yield results in completion order; results already yielded are not kept.
 
@@ -196,12 +230,13 @@ class IntegrationRunner:
         """
         calls = self._plan(integrations, targets, timeout)
         limit = self._limit(max_concurrency)
+        _check_callable("on_start", on_start)
         # Unbounded: a result waits here only until it is yielded, then nothing holds it.
         queue: asyncio.Queue[IntegrationResult | None] = asyncio.Queue()
 
         async def produce() -> None:
             try:
-                await drive(calls, lambda _call, result: queue.put_nowait(result), limit)
+                await self._drive(calls, lambda _call, result: queue.put_nowait(result), limit, on_start)
             finally:
                 queue.put_nowait(None)
 
@@ -220,6 +255,11 @@ class IntegrationRunner:
             f"IntegrationRunner(timeout={self.timeout}, fail_max={self.breakers.fail_max}, "
             f"reset_timeout={self.breakers.reset_timeout:g}, max_concurrency={self.max_concurrency})"
         )
+
+
+def _check_callable(name: str, value: object) -> None:
+    if value is not None and not callable(value):
+        raise UsageError(f"{name} must be callable, got {type(value).__name__}")
 
 
 def _callbacks(on_result: OnResult | None, progress: bool, total: int) -> list[Any]:

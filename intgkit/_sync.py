@@ -9,6 +9,11 @@ private event loop in a worker thread while the cell waits; an interrupt (Keyboa
 the waiting thread) cancels the run's task on that loop promptly, and the thread is joined, so
 nothing of intgkit's is left behind. ``nested=True`` opts into nest-asyncio2, the maintained
 fork that ipykernel 7 itself depends on, applied to the running loop only when asked.
+
+Either way the private loop's default executor is a pool of daemon threads that nothing joins:
+``asyncio.run`` ends by waiting for the default executor's threads, so one stuck job there
+(aiohttp's ThreadedResolver runs ``getaddrinfo`` in it) would keep ``run()`` long past every
+timeout, and a ThreadPoolExecutor's threads would keep the interpreter from exiting.
 """
 
 from __future__ import annotations
@@ -25,13 +30,18 @@ T = TypeVar("T")
 #: How long an interrupted run may take to wind down before the interrupt is re-raised anyway.
 CANCEL_GRACE_S = 5.0
 
+#: Threads of a private loop's default executor: None, a thread for every job that finds no idle
+#: one, so a stuck getaddrinfo never makes the next lookup wait (asyncio caps it at 32).
+DEFAULT_EXECUTOR_THREADS: int | None = None
+
 
 def run_sync(make: Callable[[], Coroutine[Any, Any, T]], *, nested: bool = False) -> T:
     """Run the coroutine made by ``make`` to completion and return its result."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(make())
+        with asyncio.Runner(loop_factory=new_loop) as runner:  # asyncio.run, with that executor
+            return runner.run(make())
     if nested:
         return _run_nested(loop, make)
     return _run_in_thread(make)
@@ -42,7 +52,7 @@ def _run_in_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     ready = threading.Event()
 
     def main() -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_loop()
         try:
             task = loop.create_task(make())
             box["loop"], box["task"] = loop, task
@@ -76,6 +86,15 @@ def _run_in_thread(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
     if "error" in box:
         raise box["error"]
     return box["result"]  # type: ignore[no-any-return]
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop whose default executor is daemon threads that nothing waits for."""
+    from ._threads import DaemonPool
+
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(DaemonPool(DEFAULT_EXECUTOR_THREADS, name="intgkit-executor"))
+    return loop
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

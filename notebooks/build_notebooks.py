@@ -141,7 +141,7 @@ again[0]
 ## Frames
 
 `results.to_frame()` is the summary, one row per result, with fixed columns and dtypes.
-`started_at` and `duration_s` change on every run, so this notebook drops them before showing
+`started_at`, `duration_s` and `queued_s` (the wait for a worker) change on every run, so this notebook drops them before showing
 the frame (it is checked by nbval, which compares stored outputs with fresh ones).
 """),
     code("""
@@ -149,7 +149,7 @@ summary = results.to_frame()
 summary.dtypes
 """),
     code("""
-summary.drop(columns=["started_at", "duration_s"])
+summary.drop(columns=["started_at", "duration_s", "queued_s"])
 """),
     code("""
 assert (summary["duration_s"] < 1).all()  # the slow call was cut at its 0.5 s timeout
@@ -497,7 +497,7 @@ The results of the last run stay on the panel as `panel.results`, for the next c
 panel.results
 """),
     code("""
-panel.results.to_frame().drop(columns=["started_at", "duration_s"])  # timings vary per run
+panel.results.to_frame().drop(columns=["started_at", "duration_s", "queued_s"])  # timings vary
 """),
     code("""
 panel.results.to_frame("rates")

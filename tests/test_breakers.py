@@ -223,6 +223,7 @@ def test_breaker_table_and_reset(registry: intgkit.IntegrationRegistry) -> None:
         "opened_at",
         "reset_timeout",
         "seconds_until_probe",
+        "abandoned_threads",
     ]
     assert list(frame["state"]) == ["open", "open"]
     assert str(frame["opened_at"].dtype) == "datetime64[ns, UTC]"

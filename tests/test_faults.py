@@ -369,9 +369,12 @@ def test_cancelling_at_any_moment_keeps_finished_results_and_counts_nothing(
     for r in last:
         if (r.integration, r.target) in by_key:
             assert r is by_key[(r.integration, r.target)]
-        else:
+            if r.status is Status.CANCELLED:  # stopped while running: it had started
+                assert cancelled and r.error_type == "CancelledError"
+                assert r.started_at is not None and r.duration_s >= 0
+        else:  # never started
             assert cancelled
-            assert r.status is Status.ERROR and r.error_type == "CancelledError"
+            assert r.status is Status.CANCELLED and r.error_type == "CancelledError"
             assert "cancelled" in (r.error or "") and r.started_at is None and math.isnan(r.duration_s)
     assert leftover == []
     model = _breaker_model(delivered)
@@ -420,7 +423,8 @@ def test_ctrl_c_at_any_moment_keeps_finished_results(sleeps: list[float], at: fl
     last = runner.last_results
     assert last is not None and len(last) == 2 * len(targets)
     for r in last:
-        assert r.ok or (r.status is Status.ERROR and r.error_type == "CancelledError"), r
+        assert r.ok or (r.status is Status.CANCELLED and r.error_type == "CancelledError"), r
+        assert r.started_at is not None or r.status is Status.CANCELLED, r
         if r.integration == "quick" and plan[r.target or ""] < at - 0.08:
             assert r.ok, (r, at)  # it had finished before the interrupt
         if r.integration == "slow":
@@ -762,3 +766,170 @@ async def test_stream_does_not_keep_what_it_has_yielded() -> None:
     gc.collect()
     assert len(seen) == 2000 == len(set(seen)) and checks == 8
     assert [k for k, ref in refs.items() if ref() is not None] == []
+
+
+# -- faults that never end: fewer workers than calls, a stuck default executor, a healthy mix -----
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    workers=st.integers(1, 4),
+    hung_targets=st.integers(2, 6),
+    healthy_first=st.booleans(),
+)
+def test_calls_hanging_forever_with_fewer_workers_than_calls(
+    workers: int, hung_targets: int, healthy_first: bool
+) -> None:
+    """Plain and async integrations that never return, more calls than workers: every healthy
+    call is made once and is ok, healthy breakers stay closed, and the run ends within the hung
+    integrations' timeouts (a thread stuck forever is replaced, never waited for)."""
+    registry = intgkit.IntegrationRegistry(None)
+    forever = threading.Event()
+    made: list[tuple[str, str | None]] = []
+
+    @intgkit.integration(registry=registry, name="hung_plain")
+    def hung_plain(target):  # type: ignore[no-untyped-def]
+        forever.wait()
+        return {}
+
+    @intgkit.integration(registry=registry, name="hung_async")
+    async def hung_async(target):  # type: ignore[no-untyped-def]
+        await asyncio.Event().wait()
+
+    @intgkit.integration(registry=registry, name="ok_plain")
+    def ok_plain(target):  # type: ignore[no-untyped-def]
+        made.append(("ok_plain", target))
+        return {"s": [{"t": target}]}
+
+    @intgkit.integration(registry=registry, name="ok_async")
+    async def ok_async(target):  # type: ignore[no-untyped-def]
+        made.append(("ok_async", target))
+        await asyncio.sleep(0)
+        return {"s": [{"t": target}]}
+
+    hung, healthy = ["hung_plain", "hung_async"], ["ok_plain", "ok_async"]
+    names = healthy + hung if healthy_first else hung + healthy
+    targets = [f"t{i}" for i in range(hung_targets)]
+    runner = intgkit.IntegrationRunner(registry, timeout=TIMEOUT, fail_max=2, max_concurrency=workers)
+    try:
+        start = time.perf_counter()
+        results = runner.run(names, targets)
+        elapsed = time.perf_counter() - start
+    finally:
+        forever.set()
+    STATS["runs"] += 1
+    STATS["calls"] += len(results)
+    STATS["faults_injected"] += 2 * hung_targets
+    # each hung integration: one round of timeouts opens its breaker (fail_max=2), at most a
+    # second round for calls admitted before it opened; the rest is refused at once
+    bound = 2 * len(hung) * TIMEOUT * max(1, math.ceil(2 / workers)) + 1.0
+    STATS["hangs"] += elapsed > bound
+    assert elapsed < bound, (elapsed, bound)
+    assert sorted(made) == sorted((n, t) for n in healthy for t in targets)
+    for r in results:
+        if r.integration in healthy:
+            assert r.status is Status.OK, r
+        else:
+            assert r.status in (Status.TIMEOUT, Status.CIRCUIT_OPEN), r
+    assert all(runner.breakers[n].state == "closed" for n in healthy)
+    assert all(runner.breakers[n].state == "open" for n in hung)
+
+
+def test_async_integrations_blocked_in_the_default_executor() -> None:
+    """Async integrations whose jobs in the loop's default executor never end (a getaddrinfo
+    that does not answer): run() returns after the timeout, from a script's door and from a
+    running loop's; healthy integrations using the same executor are not held up."""
+    registry = intgkit.IntegrationRegistry(None)
+    forever = threading.Event()
+
+    @intgkit.integration(registry=registry, name="stuck_lookup")
+    async def stuck_lookup(target):  # type: ignore[no-untyped-def]
+        await asyncio.get_running_loop().run_in_executor(None, forever.wait)
+        return {}
+
+    @intgkit.integration(registry=registry, name="quick_lookup")
+    async def quick_lookup(target):  # type: ignore[no-untyped-def]
+        await asyncio.get_running_loop().run_in_executor(None, time.sleep, 0.01)
+        return {"s": [{"t": target}]}
+
+    targets = [f"t{i}" for i in range(40)]  # more stuck jobs than asyncio's 32 executor threads
+    runner = intgkit.IntegrationRunner(registry, timeout=TIMEOUT, fail_max=1000, max_concurrency=64)
+
+    async def in_a_cell() -> intgkit.IntegrationResults:
+        return runner.run(["stuck_lookup", "quick_lookup"], targets)
+
+    try:
+        for door in ("script", "running loop"):
+            start = time.perf_counter()
+            results = (
+                runner.run(["stuck_lookup", "quick_lookup"], targets)
+                if door == "script"
+                else (asyncio.run(in_a_cell()))
+            )
+            elapsed = time.perf_counter() - start
+            STATS["runs"] += 1
+            STATS["calls"] += len(results)
+            STATS["faults_injected"] += len(targets)
+            STATS["hangs"] += elapsed > TIMEOUT + MARGIN + 0.5
+            assert elapsed < TIMEOUT + MARGIN + 0.5, (door, elapsed)
+            assert [r.status for r in results if r.integration == "stuck_lookup"] == [Status.TIMEOUT] * 40
+            assert [r.status for r in results if r.integration == "quick_lookup"] == [Status.OK] * 40
+    finally:
+        forever.set()
+
+
+def test_healthy_integrations_stay_ok_and_closed_in_a_faulty_mix() -> None:
+    """Run after run on one runner, a mix of hanging, blocking, raising and stuck-executor
+    integrations never costs a healthy one a result or a breaker state."""
+    registry = intgkit.IntegrationRegistry(None)
+    forever = threading.Event()
+
+    @intgkit.integration(registry=registry, name="hangs")
+    def hangs(target):  # type: ignore[no-untyped-def]
+        forever.wait()
+
+    @intgkit.integration(registry=registry, name="blocks")
+    def blocks(target):  # type: ignore[no-untyped-def]
+        time.sleep(TIMEOUT + 0.2)
+        return {}
+
+    @intgkit.integration(registry=registry, name="raises")
+    async def raises(target):  # type: ignore[no-untyped-def]
+        raise ConnectionResetError(104, "reset by peer")
+
+    @intgkit.integration(registry=registry, name="stuck_executor")
+    async def stuck_executor(target):  # type: ignore[no-untyped-def]
+        await asyncio.get_running_loop().run_in_executor(None, forever.wait)
+
+    @intgkit.integration(registry=registry, name="good_plain")
+    def good_plain(target):  # type: ignore[no-untyped-def]
+        return {"s": [{"t": target}]}
+
+    @intgkit.integration(registry=registry, name="good_async")
+    async def good_async(target):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.01)
+        return {"s": [{"t": target}]}
+
+    names = ["hangs", "good_plain", "blocks", "raises", "stuck_executor", "good_async"]
+    targets = [f"t{i}" for i in range(10)]
+    runner = intgkit.IntegrationRunner(
+        registry, timeout=TIMEOUT, fail_max=3, reset_timeout=0.4, max_concurrency=8
+    )
+    try:
+        for _ in range(3):
+            start = time.perf_counter()
+            results = runner.run(names, targets)
+            elapsed = time.perf_counter() - start
+            STATS["runs"] += 1
+            STATS["calls"] += len(results)
+            STATS["faults_injected"] += 4 * len(targets)
+            assert elapsed < 8 * TIMEOUT + 1.0, elapsed
+            for r in results:
+                if r.integration.startswith("good_"):
+                    assert r.status is Status.OK and r.queued_s >= 0, r
+                else:
+                    assert r.status in (Status.TIMEOUT, Status.ERROR, Status.CIRCUIT_OPEN), r
+            assert runner.breakers["good_plain"].state == runner.breakers["good_async"].state == "closed"
+            time.sleep(0.45)  # past reset_timeout: the faulty ones probe again next run
+    finally:
+        forever.set()

@@ -99,13 +99,13 @@ def test_interrupt_cancels_the_run_promptly(kernel: tuple[Any, Any]) -> None:
     assert out[run_id]["status"] == "error" and out[run_id]["ename"] == "KeyboardInterrupt"
     assert time.monotonic() - started < 10
     check = kc.execute(
-        "c = runner.last_results.counts(); print(c['ok'], c['error'], "
-        "[r.error_type for r in runner.last_results])\n"
+        "c = runner.last_results.counts(); print(c['ok'], c['cancelled'], "
+        "[r.error_type for r in runner.last_results], [r.started_at is None for r in runner.last_results])\n"
         "print('after', runner.run(['nap'], targets=['0.01'])[0].status.value)"
     )
     out = collect(kc, [check])
     assert out[check]["status"] == "ok"
-    assert out[check]["stdout"] == "1 2 [None, 'CancelledError', 'CancelledError']\nafter ok\n"
+    assert out[check]["stdout"] == "1 2 [None, 'CancelledError', 'CancelledError'] [False, False, False]\nafter ok\n"
 
 
 def test_nested_opt_in_runs_on_the_running_loop() -> None:
