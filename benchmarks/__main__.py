@@ -26,6 +26,7 @@ MODULES = [
     ("frames", "benchmarks.bench_frames"),
     ("import", "benchmarks.bench_import"),
     ("audit", "benchmarks.bench_audit"),
+    ("http_headers", "benchmarks.bench_http_headers"),
 ]
 
 #: Case numbers (the issue's) for modules whose rows do not carry one.

@@ -181,6 +181,16 @@ def client_session(
     return aiohttp.ClientSession(connector=connector, **kwargs)
 
 
+def override_resolver(resolve: str | None) -> Any:
+    """The aiohttp resolver for ``INTGKIT_RESOLVE``-style overrides, or None when there are none.
+
+    For clients that build their own connector (e.g. to share an SSL context) but want the
+    same name overrides as :func:`client_session`.
+    """
+    overrides = parse_endpoints(resolve)
+    return _OverrideResolver(overrides) if overrides else None
+
+
 class _OverrideResolver:
     """An aiohttp resolver that answers from the overrides and defers the rest."""
 

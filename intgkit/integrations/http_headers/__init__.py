@@ -184,16 +184,16 @@ class HttpHeaders:
         preload = self._preload
         if path := HSTS_PRELOAD.value():
             preload = preload | load_preload_file(path)
-        client = Client(
+        async with Client(
             cafile=self._ca_bundle or CA_BUNDLE.value(),
             resolve=self._resolve or RESOLVE.value(),
             timeout=self.request_timeout,
             max_body=self.max_body,
-        )
-        http, https = await asyncio.gather(client.chain(http_url), client.chain(https_url))
-        r = Retrieval(host=host, http=http, https=https, preload=preload)
-        if r.auto is not None:
-            r.cors = await client.options(r.session.final_url, verify=r.session.verified)
+        ) as client:
+            http, https = await asyncio.gather(client.chain(http_url), client.chain(https_url))
+            r = Retrieval(host=host, http=http, https=https, preload=preload)
+            if r.auto is not None:
+                r.cors = await client.options(r.session.final_url, verify=r.session.verified)
         await asyncio.sleep(0)  # let closed TLS transports finish before the caller moves on
         return r
 
