@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -694,3 +695,32 @@ async def test_every_finding_has_an_id_severity_and_plain_explanation() -> None:
         assert finding["explanation"] == expected.explanation
         assert finding["severity"] in ("high", "medium", "low", "info")
         assert expected.description in finding["detail"]
+
+
+def test_ssl_context_is_shared_per_trust_root_file(tmp_path: Any) -> None:
+    """One context per CA file and mode, reused across scans; a rewritten file gets a new one."""
+    import trustme
+
+    from intgkit.integrations.http_headers._retriever import shared_context
+
+    bundle = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    first = shared_context(str(bundle), verify=True)
+    assert shared_context(str(bundle), verify=True) is first
+    assert shared_context(str(bundle), verify=False) is not first
+    trustme.CA().cert_pem.write_to_path(str(bundle))  # another CA: new contents, new context
+    assert shared_context(str(bundle), verify=True) is not first
+
+
+async def test_scans_after_the_ca_file_changes_trust_the_new_ca(tmp_path: Any) -> None:
+    """A CA bundle rewritten between scans (same path) is read again, not served from the cache."""
+    bundle = tmp_path / "ca.pem"
+    async with LocalSite(page(("X-Frame-Options", "DENY"))) as first:
+        bundle.write_bytes(Path(first.ca_bundle).read_bytes())
+        out = await HttpHeaders(ca_bundle=str(bundle), resolve=first.resolve).fetch(first.target)
+        assert results(out)["strict-transport-security"] == ("hsts-not-implemented", -20)
+    async with LocalSite(page(("X-Frame-Options", "DENY"))) as second:
+        bundle.write_bytes(Path(second.ca_bundle).read_bytes())
+        out = await HttpHeaders(ca_bundle=str(bundle), resolve=second.resolve).fetch(second.target)
+        # with the first CA's context the certificate would fail: invalid-cert, not missing
+        assert results(out)["strict-transport-security"] == ("hsts-not-implemented", -20)

@@ -16,7 +16,7 @@ tests build them directly.
 from __future__ import annotations
 
 import functools
-import os
+import hashlib
 import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -149,27 +149,31 @@ async def read_text(resp: aiohttp.ClientResponse, limit: int) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
-def _stamp(path: str | None) -> tuple[int, int] | None:
+def _fingerprint(path: str | None) -> bytes | None:
+    """The trust-root file's digest: its contents, not its timestamp, decide whether it changed
+    (file times are as coarse as the kernel's clock tick, and two bundles can share a size)."""
+    if not path:
+        return None
     try:
-        st = os.stat(path) if path else None
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).digest()
     except OSError:
         return None  # ssl_context() then raises the error the caller reports
-    return (st.st_mtime_ns, st.st_size) if st is not None else None
 
 
 @functools.lru_cache(maxsize=16)
-def _context(cafile: str | None, stamp: tuple[int, int] | None, verify: bool) -> ssl.SSLContext:
+def _context(cafile: str | None, fingerprint: bytes | None, verify: bool) -> ssl.SSLContext:
     return ssl_context(cafile, verify=verify)
 
 
 def shared_context(cafile: str | None, *, verify: bool) -> ssl.SSLContext:
-    """One client SSL context per trust-root file (and its contents), shared by every scan.
+    """One client SSL context per trust-root file and contents, shared by every scan.
 
     Building a context costs about 70 ms with the system's roots (1.5 ms with a small bundle);
     three or four per site made that the largest cost of scanning many sites. A context holds
     no per-connection state and is only read here, so sharing it is safe.
     """
-    return _context(cafile, _stamp(cafile), verify)
+    return _context(cafile, _fingerprint(cafile), verify)
 
 
 class Client:
