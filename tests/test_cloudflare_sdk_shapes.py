@@ -20,6 +20,7 @@ from cloudflare.types.hostnames.settings import TLSListResponse
 from cloudflare.types.origin_tls_client_auth import SettingGetResponse as AopSetting
 from cloudflare.types.rulesets import phase_get_response
 from cloudflare.types.rulesets.phase_get_response import PhaseGetResponse
+from cloudflare.types.shared import ErrorData
 from cloudflare.types.shared.response_info import ResponseInfo
 from cloudflare.types.ssl.certificate_pack_list_response import CertificatePackListResponse
 from cloudflare.types.ssl.universal.universal_ssl_settings import UniversalSSLSettings
@@ -212,6 +213,33 @@ async def test_every_answer_validates_against_the_sdk_models(cf: FakeCloudflare)
                 else:
                     validate(model, item, where)
     assert seen_rule_actions == {"block", "skip", "managed_challenge", "log", "execute"}
+
+
+async def test_every_error_validates_against_the_sdk_models(cf: FakeCloudflare) -> None:
+    """Refusals, missing routes, bad queries and rate limits carry the SDK's ErrorData, result null."""
+    zone = cf.zones[0]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    cases = [
+        ("/zones", {"Authorization": "Bearer wrong"}, 403, 9109),
+        ("/zones", {}, 400, 9106),
+        (f"/zones/{zone.id}/settings/no_such_setting", auth, 404, 1003),
+        (f"/zones/{'0' * 32}", auth, 404, 7003),
+        ("/zones?page=x", auth, 400, 1001),
+        (f"/zones/{zone.id}/dnssec", auth, 403, 10000),  # DNS Read revoked below
+        ("/zones", auth, 429, 971),  # rate limited below
+    ]
+    async with client_session() as s:
+        for path, headers, status, code in cases:
+            if code == 10000:
+                cf.permissions.discard("DNS Read")
+            if code == 971:
+                cf.rate_limit(1)
+            async with s.get(cf.base_url + path, headers=headers) as r:
+                assert r.status == status, path
+                body = await r.json()
+            assert body["success"] is False and body["result"] is None, path
+            errors = [validate(ErrorData, e, f"{path} errors") for e in body["errors"]]
+            assert [e.code for e in errors] == [code], path
 
 
 async def test_models_catch_a_wrong_shape() -> None:

@@ -2,7 +2,8 @@
 
 A deliberately mediocre web site (``site.test``), a shop TLS endpoint whose certificate expires
 in 20 days and which accepts an anonymous cipher suite (``shop.site.test``), the site's DNS zone
-and a fake Cloudflare account holding the zone with weak settings; all on 127.0.0.1.
+and a fake Cloudflare account holding the zone with weak settings (an origin its own DNS and SPF
+give away, no Authenticated Origin Pulls, the OWASP ruleset logging only); all on 127.0.0.1.
 """
 
 from __future__ import annotations

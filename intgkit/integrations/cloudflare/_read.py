@@ -49,6 +49,7 @@ SSL_READ = "SSL and Certificates Read"
 RECORDS_PER_PAGE = 100
 PACKS_PER_PAGE = 50  # the API's default for /dns_records
 
+_HOSTNAME_TLS_PLAN = ", or the zone lacks per-hostname TLS settings (Advanced Certificate Manager)"
 _ID = re.compile(r"^[A-Za-z0-9]{1,64}$")
 
 T = TypeVar("T")
@@ -77,8 +78,11 @@ def _first(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _optional(aw: Awaitable[T], permission: str) -> T | Unavailable:
-    """A zone detail, or why it could not be read; rate limits and network failures propagate."""
+async def _optional(aw: Awaitable[T], permission: str, also: str = "") -> T | Unavailable:
+    """A zone detail, or why it could not be read; rate limits and network failures propagate.
+
+    ``also`` names what else a refusal may mean (a feature the plan may lack).
+    """
     try:
         return await aw
     except CloudflareRateLimited:
@@ -89,7 +93,7 @@ async def _optional(aw: Awaitable[T], permission: str) -> T | Unavailable:
         if exc.is_denied:
             return Unavailable(
                 f"the API token lacks the {permission!r} permission for this zone "
-                f"(grant Zone > {permission.removesuffix(' Read')} > Read): {exc}",
+                f"(grant Zone > {permission.removesuffix(' Read')} > Read){also}: {exc}",
                 permission,
             )
         return Unavailable(str(exc))
@@ -126,7 +130,10 @@ async def read_zone(client: Client, zone: dict[str, Any]) -> ZoneData:
     )
     pulls = _optional(client.result(f"{base}/origin_tls_client_auth/settings"), SSL_READ)
     hostnames = gather_first_error(
-        [_optional(_list(client, f"{base}/hostnames/settings/{h}"), SSL_READ) for h in HOSTNAME_TLS_SETTINGS]
+        [
+            _optional(_list(client, f"{base}/hostnames/settings/{h}"), SSL_READ, _HOSTNAME_TLS_PLAN)
+            for h in HOSTNAME_TLS_SETTINGS
+        ]
     )
     s, r, d, w, u, p, o, h = await gather_first_error(
         [settings, records, dnssec, rules, universal, packs, pulls, hostnames]
