@@ -35,6 +35,7 @@ import inspect
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,8 @@ from ._deadlines import Deadlines
 from ._integration import MalformedOutput, normalize_output
 from ._log import logger
 from ._models import IntegrationResult, IntegrationSection, Status, make_result
-from ._planning import Call
+from ._planning import Call, Policies
+from ._policies import TokenBucket
 from ._redact import describe_exception, redact, redact_sections
 from ._workers import Workers
 
@@ -67,7 +69,8 @@ class Outcome:
     ``waited_s`` are what the policies around the call add (1 and 0.0 without any).
     """
 
-    __slots__ = ("attempts", "error", "error_type", "exc", "sections", "status", "t_start", "waited_s")
+    __slots__ = ("attempts", "error", "error_type", "exc", "neutral", "sections", "status", "t_start",
+                 "token_s", "waited_s")  # fmt: skip
 
     def __init__(
         self,
@@ -87,6 +90,11 @@ class Outcome:
         #: perf_counter() when the integration began running, when later than the call's
         #: start (a plain function waits for its thread); None: when the call started.
         self.t_start: float | None = None
+        #: of waited_s, the seconds spent waiting for rate-limit tokens (not part of duration_s)
+        self.token_s = 0.0
+        #: True when the outcome says nothing about the service (a local rate limit refused
+        #: the call): the breaker neither counts it as a failure nor as a success
+        self.neutral = False
 
 
 #: Called when a call starts running: (integration, target).
@@ -104,8 +112,11 @@ async def drive(
     abandoned: dict[str, int] | None = None,
     max_abandoned: int | None = None,
     on_start: OnStart | None = None,
+    on_waiting: Callable[[int], Any] | None = None,
 ) -> None:
     """Run every call, at most ``limit`` at once, handing each result to ``sink``.
+
+    ``on_waiting`` hears how many calls wait for a rate-limit token, whenever that changes.
 
     ``abandoned`` counts, per integration, the threads of plain calls the runner gave up on
     (timed out or cancelled) that are still running; it outlives the run (the runner keeps
@@ -124,6 +135,7 @@ async def drive(
     run.abandoned = abandoned if abandoned is not None else {}
     run.max_abandoned = max_abandoned if max_abandoned is not None else limit
     run.on_start = on_start
+    run.on_waiting = on_waiting
     outcome = "finished"
     try:
         await Workers(run.loop, calls, limit, run.work).run()
@@ -159,8 +171,8 @@ class _Plain:
 class _Run:
     """One run's shared state, and the per-call path."""
 
-    __slots__ = ("abandoned", "counts", "deadlines", "log", "loop", "max_abandoned", "on_start",
-                 "pool", "rejections", "sink", "t_run")  # fmt: skip
+    __slots__ = ("abandoned", "counts", "deadlines", "lanes", "log", "loop", "max_abandoned", "on_start",
+                 "on_waiting", "pool", "rejections", "sink", "t_run", "waiting")  # fmt: skip
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, pool: DaemonPool | None, log: Any, sink: Sink, t_run: float
@@ -177,10 +189,70 @@ class _Run:
         self.abandoned: dict[str, int] = {}
         self.max_abandoned = 32
         self.on_start: OnStart | None = None
+        self.on_waiting: Callable[[int], Any] | None = None
+        #: calls waiting for a rate-limit token right now
+        self.waiting = 0
+        #: bulkheads: per integration (its Policies object), the calls in flight and those parked
+        self.lanes: dict[int, _Lane] = {}
 
     async def work(self, call: Call, task: asyncio.Task[Any]) -> None:
         """A worker's body for one call: run it, count it, deliver it."""
+        policies = call.spec.policies
+        if policies is not None:
+            await self._work_with_policies(call, task, policies)
+            return
         result = await self.call(call, task)
+        self.counts[result.status] += 1
+        self.sink(call, result)
+
+    async def _work_with_policies(self, call: Call, task: asyncio.Task[Any], pol: Policies) -> None:
+        """The cache first (a hit is the result), then the bulkhead, then the call.
+
+        A bulkhead never makes a worker wait: a call whose integration has ``max_concurrency``
+        calls in flight is parked, and the worker takes the next call of the plan. Each call
+        of that integration that ends runs the next parked one on its own worker, so the
+        integration holds at most its limit of workers and the others stay free for the rest.
+        """
+        cache = pol.cache
+        if cache is not None and not pol.refresh:
+            hit = cache.get((call.spec.name, call.target, pol.fingerprint))
+            if hit is not None:
+                self.log.info(
+                    "integration_result",
+                    integration=hit.integration,
+                    target=hit.target,
+                    status="ok",
+                    duration_s=0.0,
+                    cached=True,
+                )
+                self.counts[Status.OK] += 1
+                self.sink(call, hit)
+                return
+        limit = pol.max_concurrency
+        if limit is None:
+            await self._one(call, task, pol)
+            return
+        lane = self.lanes.get(id(pol))
+        if lane is None:
+            lane = self.lanes[id(pol)] = _Lane()
+        if lane.busy >= limit:
+            lane.parked.append(call)
+            return
+        lane.busy += 1
+        try:
+            while True:
+                await self._one(call, task, pol)
+                if not lane.parked:
+                    return
+                call = lane.parked.popleft()
+        finally:
+            lane.busy -= 1
+
+    async def _one(self, call: Call, task: asyncio.Task[Any], pol: Policies) -> None:
+        result = await self.call(call, task)
+        cache = pol.cache
+        if cache is not None and result.status is Status.OK:
+            cache.put((call.spec.name, call.target, pol.fingerprint), result, pol.cache_ttl)
         self.counts[result.status] += 1
         self.sink(call, result)
 
@@ -240,7 +312,7 @@ class _Run:
         status = out.status
         if status is Status.OK:
             breaker.success(admitted)
-        elif status is Status.ERROR or status is Status.TIMEOUT:
+        elif (status is Status.ERROR or status is Status.TIMEOUT) and not out.neutral:
             breaker.failure(admitted, out.exc or RuntimeError(out.error or status.value))
         else:
             breaker.ignore(admitted)
@@ -254,17 +326,112 @@ class _Run:
         ``attempts`` and ``waited_s``. The breaker has admitted the call; it hears of the
         returned outcome only. A caller's cancellation propagates as CancelledError.
         """
-        return await self.attempt(call, task)
+        policies = call.spec.policies
+        if policies is None or (policies.retry is None and policies.rate_limit is None):
+            return await self.attempt(call, task)
+        return await self._policed(call, task, policies)
 
-    async def attempt(self, call: Call, task: asyncio.Task[Any]) -> Outcome:
+    async def _policed(self, call: Call, task: asyncio.Task[Any], pol: Policies) -> Outcome:
+        """Attempts under a retry policy and a rate limit (docs/architecture.md, "Policies").
+
+        Before each attempt, a token (waiting for it stops the call's clock); the attempts and
+        the backoffs between them share the call's time limit, and a retry that cannot finish
+        inside what is left is not started.
+        """
+        spec = call.spec
+        timeout = spec.timeout
+        retry = pol.retry
+        bucket = pol.bucket_for(spec.name, call.target)
+        max_wait = pol.rate_limit.max_wait if pol.rate_limit is not None else None
+        if max_wait is not None and math.isinf(max_wait):
+            max_wait = None
+        loop = self.loop
+        used = 0.0  # seconds of the time limit spent: attempts and backoffs
+        backoff = 0.0
+        token = 0.0
+        n = 0
+        while True:
+            n += 1
+            if bucket is not None:
+                wait = bucket.reserve(max_wait)
+                if wait is None:
+                    out = Outcome(Status.ERROR, error_type="RateLimited", error=bucket.refusal(max_wait))
+                    out.neutral = True
+                    if n > 1:
+                        out.error = f"{out.error} (before attempt {n})"
+                    n -= 1
+                    break
+                if wait > 0.0:
+                    await self._wait_for_token(bucket, wait)
+                    token += wait
+            left = None if timeout is None else timeout - used
+            t = loop.time()
+            out = await self.attempt(call, task, left)
+            spent = loop.time() - t
+            used += spent
+            if retry is None or out.status is not Status.ERROR or out.exc is None:
+                break
+            decision = retry.next_wait(
+                out.exc, n, time_left=None if timeout is None else timeout - used, attempt_s=spent
+            )
+            if decision is None:
+                break
+            if isinstance(decision, str):
+                out.error = f"{out.error} (attempt {n} of {retry.attempts}; {decision})"
+                break
+            self.log.info(
+                "integration_retry",
+                integration=spec.name,
+                target=call.target,
+                attempt=n,
+                wait_s=round(decision, 3),
+                reason=f"{out.error_type}: {out.error}",
+            )
+            await asyncio.sleep(decision)
+            used += decision
+            backoff += decision
+        if out.status is Status.TIMEOUT and timeout is not None:
+            total = retry.attempts if retry is not None else n
+            out.error = (
+                f"timed out after {timeout:g} s during attempt {n} of {total} (the call's time limit "
+                f"covers every attempt and the backoff between them; pass a larger timeout= to allow longer)"
+            )
+            out.exc = TimeoutError(out.error)
+        out.attempts = max(n, 1)
+        out.waited_s = backoff + token
+        out.token_s = token
+        out.t_start = None  # the call's time runs from its start, less the token waits
+        return out
+
+    async def _wait_for_token(self, bucket: TokenBucket, wait: float) -> None:
+        """Sleep until a reserved token is due, counted as waiting; a cancelled wait refunds it."""
+        self.waiting += 1
+        if self.on_waiting is not None:
+            _safe_call(self.on_waiting, self.waiting)
+        try:
+            await asyncio.sleep(wait)
+        except BaseException:
+            bucket.release(refund=True)
+            raise
+        else:
+            bucket.release(refund=False)
+        finally:
+            self.waiting -= 1
+            if self.on_waiting is not None:
+                _safe_call(self.on_waiting, self.waiting)
+
+    async def attempt(self, call: Call, task: asyncio.Task[Any], left: float | None = -1.0) -> Outcome:
         """One attempt: the integration under its deadline, turned into an Outcome.
 
         The deadline counts from when the attempt starts running: at once for an ``async
         def``, and for a plain function when its thread starts it (the thread tells the loop),
-        so time spent waiting for a thread is never the call's time.
+        so time spent waiting for a thread is never the call's time. ``left``: the seconds of
+        the call's time limit still unspent (a policy's attempts share one); by default all.
         """
         spec = call.spec
-        timeout = spec.timeout
+        timeout = spec.timeout if left == -1.0 else left
+        if timeout is not None and timeout <= 0:
+            return _timed_out(spec.timeout, None)
         deadlines = self.deadlines
         cancelling = task.cancelling()
         plain: _Plain | None = None
@@ -398,7 +565,7 @@ class _Run:
             t_start = t0
         else:  # a plain call: it started when its thread began it
             started_at += timedelta(seconds=t_start - t0)
-        duration = end - t_start
+        duration = end - t_start - out.token_s
         status = out.status
         result = make_result(
             call.spec.name,
@@ -423,6 +590,16 @@ class _Run:
             error_type=out.error_type,
         )
         return result
+
+
+class _Lane:
+    """One integration's bulkhead in one run: calls in flight, and calls parked for a slot."""
+
+    __slots__ = ("busy", "parked")
+
+    def __init__(self) -> None:
+        self.busy = 0
+        self.parked: deque[Call] = deque()
 
 
 def _timed_out(timeout: float | None, plain: _Plain | None) -> Outcome:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ._errors import UsageError
 from ._models import IntegrationResult, IntegrationSection
+from ._policies import RateLimit, Retry, validate_cache_ttl, validate_max_concurrency
 from ._settings import Setting, SettingsView, as_settings, missing_settings
 
 __all__ = ["DEFAULT", "FunctionIntegration", "Integration"]
@@ -47,8 +48,11 @@ class Integration(Protocol):
 
     Optional attributes the runner honours when present: ``timeout`` (seconds or None, a
     per-integration override of the runner's timeout), ``breaker_per_target`` (True to
-    give each target its own circuit breaker, for per-host checks) and ``needs_target`` (True
-    when ``fetch(None)`` cannot work, so ``intgkit run`` without targets is a usage error).
+    give each target its own circuit breaker, for per-host checks), ``needs_target`` (True
+    when ``fetch(None)`` cannot work, so ``intgkit run`` without targets is a usage error),
+    and the policies
+    ``retry`` (:class:`~intgkit.Retry`), ``rate_limit`` (:class:`~intgkit.RateLimit`),
+    ``max_concurrency`` (a bulkhead inside the run's limit) and ``cache_ttl`` (seconds).
     """
 
     # Read-only members, so that a class may declare them as plain attributes of narrower
@@ -120,6 +124,10 @@ class FunctionIntegration:
         breaker_per_target: bool = False,
         needs_target: bool = False,
         description: str | None = None,
+        retry: Retry | None = None,
+        rate_limit: RateLimit | None = None,
+        max_concurrency: int | None = None,
+        cache_ttl: float | None = None,
     ) -> None:
         if not callable(func):
             raise UsageError(f"@integration decorates a function, got {type(func).__name__}")
@@ -133,6 +141,16 @@ class FunctionIntegration:
             self.timeout = validate_timeout(timeout, f"timeout of integration {name!r}")
         self.breaker_per_target = bool(breaker_per_target)
         self.needs_target = bool(needs_target)
+        if retry is not None and not isinstance(retry, Retry):
+            raise UsageError(f"retry must be an intgkit.Retry(...) or None, got {type(retry).__name__}")
+        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise UsageError(
+                f"rate_limit must be an intgkit.RateLimit(...) or None, got {type(rate_limit).__name__}"
+            )
+        self.retry = retry
+        self.rate_limit = rate_limit
+        self.max_concurrency = validate_max_concurrency(max_concurrency, f"max_concurrency of {name!r}")
+        self.cache_ttl = validate_cache_ttl(cache_ttl, f"cache_ttl of {name!r}")
         self.description = description if description is not None else (inspect.getdoc(func) or "")
         self.is_async = inspect.iscoroutinefunction(func)
         self._arity = _arity(func, name)

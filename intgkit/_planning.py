@@ -14,13 +14,15 @@ engine's own call objects stay private behind it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 from ._breakers import Breaker, BreakerBoard, key_label
+from ._cache import ResultCache, settings_fingerprint
 from ._errors import UsageError
 from ._integration import DEFAULT, Integration, validate_timeout
+from ._policies import LIMITERS, RateLimit, Retry, TokenBucket, validate_cache_ttl, validate_max_concurrency
 from ._registry import IntegrationRegistry, check_integration, is_configured
 from ._settings import as_settings, missing_settings, secret_values
 
@@ -42,6 +44,42 @@ class Spec:
     missing: list[str]
     secrets: list[str]
     per_target: bool
+    #: the per-call policies (retry, rate limit, bulkhead, cache); None when it has none,
+    #: which keeps the engine's path for such calls what it was
+    policies: Policies | None = None
+
+
+@dataclass(slots=True)
+class Policies:
+    """One integration's resolved policies for one run (runner arguments already applied)."""
+
+    retry: Retry | None = None
+    rate_limit: RateLimit | None = None
+    #: the integration's token bucket when the rate limit has no per-call key
+    bucket: TokenBucket | None = None
+    max_concurrency: int | None = None
+    cache: ResultCache | None = None
+    cache_ttl: float = 0.0
+    fingerprint: str = ""
+    #: ``run(..., refresh=True)``: skip cached results, store fresh ones
+    refresh: bool = False
+
+    def bucket_for(self, name: str, target: str | None) -> TokenBucket | None:
+        """The token bucket a call for ``target`` takes its tokens from."""
+        if self.bucket is not None or self.rate_limit is None:
+            return self.bucket
+        return LIMITERS.get(name, self.rate_limit, self.rate_limit.key_for(target))
+
+
+@dataclass(slots=True)
+class Overrides:
+    """What a runner (and one run) says about policies, over what integrations declare."""
+
+    retry: Retry | None = None
+    rate_limits: Mapping[str, RateLimit | None] = field(default_factory=dict)
+    cache_ttl: float | None = None
+    cache: ResultCache | None = None
+    refresh: bool = False
 
 
 @dataclass(slots=True)
@@ -123,11 +161,12 @@ def plan_calls(
     timeout: Any,
     default_timeout: float | None,
     breaker_per_target: bool | None,
+    overrides: Overrides | None = None,
 ) -> list[Call]:
     """Validate a selection and return its calls in selection order (integrations, then
     targets). Raises UsageError (or UnknownIntegrationError) for anything wrong."""
     specs = [
-        _spec(registry, i, timeout, default_timeout, breaker_per_target)
+        _spec(registry, i, timeout, default_timeout, breaker_per_target, overrides)
         for i in _select(registry, integrations)
     ]
     target_list = validate_targets(targets)
@@ -172,6 +211,7 @@ def _spec(
     timeout: Any,
     default_timeout: float | None,
     breaker_per_target: bool | None,
+    overrides: Overrides | None = None,
 ) -> Spec:
     settings = as_settings(integ.settings)
     if timeout is not DEFAULT:
@@ -203,6 +243,47 @@ def _spec(
         missing=missing_settings(settings) if not configured else [],
         secrets=secret_values(settings),
         per_target=per_target,
+        policies=_policies(integ, settings, overrides or _NO_OVERRIDES),
+    )
+
+
+_NO_OVERRIDES = Overrides()
+
+
+def _policies(integ: Integration, settings: Sequence[Any], over: Overrides) -> Policies | None:
+    """Resolve an integration's policies: its declarations, then the runner's overrides."""
+    name = integ.name
+    retry = over.retry if over.retry is not None else getattr(integ, "retry", None)
+    if retry is not None and not isinstance(retry, Retry):
+        raise UsageError(
+            f"retry of integration {name!r} must be an intgkit.Retry(...) or None, got {type(retry).__name__}"
+        )
+    rate_limit = over.rate_limits[name] if name in over.rate_limits else getattr(integ, "rate_limit", None)
+    if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+        raise UsageError(
+            f"rate_limit of integration {name!r} must be an intgkit.RateLimit(...) or None, "
+            f"got {type(rate_limit).__name__}"
+        )
+    bulkhead = validate_max_concurrency(
+        getattr(integ, "max_concurrency", None), f"max_concurrency of integration {name!r}"
+    )
+    ttl = (
+        over.cache_ttl
+        if over.cache_ttl is not None
+        else validate_cache_ttl(getattr(integ, "cache_ttl", None), f"cache_ttl of integration {name!r}")
+    )
+    cache = over.cache if ttl else None
+    if retry is None and rate_limit is None and bulkhead is None and cache is None:
+        return None
+    return Policies(
+        retry=retry,
+        rate_limit=rate_limit,
+        bucket=LIMITERS.get(name, rate_limit) if rate_limit is not None and rate_limit.key is None else None,
+        max_concurrency=bulkhead,
+        cache=cache,
+        cache_ttl=ttl or 0.0,
+        fingerprint=settings_fingerprint(settings) if cache is not None else "",
+        refresh=over.refresh,
     )
 
 

@@ -240,7 +240,7 @@ class RateLimit:
         key: one bucket per integration (None, the default), per target (``"target"``), or
             per whatever a function of the target returns (e.g. its host).
         max_wait: the longest a call waits for a token before it ends as a ``RateLimited``
-            error (None: as long as the call's timeout; ``math.inf``: without bound).
+            error, alone (None, the default: as long as it takes; the rate paces the run).
 
     Waiting for a token does not count against the call's timeout.
     """

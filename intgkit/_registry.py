@@ -15,6 +15,7 @@ from typing import Any, overload
 from ._errors import DuplicateIntegrationError, UnknownIntegrationError, UsageError
 from ._integration import DEFAULT, FunctionIntegration, Integration, validate_name
 from ._log import logger
+from ._policies import RateLimit, Retry
 from ._settings import Setting, as_settings, missing_settings
 
 __all__ = ["ENTRY_POINT_GROUP", "IntegrationRegistry", "default_registry", "integration"]
@@ -259,6 +260,10 @@ def integration(
     breaker_per_target: bool = False,
     needs_target: bool = False,
     description: str | None = None,
+    retry: Retry | None = None,
+    rate_limit: RateLimit | None = None,
+    max_concurrency: int | None = None,
+    cache_ttl: float | None = None,
     registry: IntegrationRegistry | None = None,
     register: bool = True,
 ) -> Callable[[Callable[..., Any]], FunctionIntegration]: ...
@@ -273,6 +278,10 @@ def integration(
     breaker_per_target: bool = False,
     needs_target: bool = False,
     description: str | None = None,
+    retry: Retry | None = None,
+    rate_limit: RateLimit | None = None,
+    max_concurrency: int | None = None,
+    cache_ttl: float | None = None,
     registry: IntegrationRegistry | None = None,
     register: bool = True,
 ) -> FunctionIntegration | Callable[[Callable[..., Any]], FunctionIntegration]:
@@ -287,6 +296,14 @@ def integration(
             (the default shares one across targets: right for one API, wrong for many hosts).
         needs_target: True when the function cannot run with target None (the command
             line then refuses a run without targets).
+        retry: an :class:`~intgkit.Retry`: retry the declared exceptions, Retry-After obeyed,
+            within the call's timeout.
+        rate_limit: a :class:`~intgkit.RateLimit` token bucket, shared by every call of this
+            integration in the process (waiting for a token does not count against the timeout).
+        max_concurrency: a bulkhead: at most this many of its calls in flight, inside the
+            run's own limit, so one slow integration cannot take every worker.
+        cache_ttl: seconds an ok result may be reused by a later run (same target and
+            settings); 0 or None: no cache.
         registry: where to register; the default registry when None.
         register: False to create it without registering.
     """
@@ -301,6 +318,10 @@ def integration(
             breaker_per_target=breaker_per_target,
             needs_target=needs_target,
             description=description,
+            retry=retry,
+            rate_limit=rate_limit,
+            max_concurrency=max_concurrency,
+            cache_ttl=cache_ttl,
         )
         if register:
             (registry if registry is not None else default_registry()).register(obj)

@@ -10,20 +10,23 @@ module keeps the doors thin: validate, plan, hand the calls to the engine, colle
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._breakers import BreakerBoard, Clock
+from ._cache import ResultCache
 from ._engine import OnStart, cancelled_result, drive
 from ._errors import UsageError
 from ._integration import DEFAULT, Integration, validate_timeout
 from ._log import logger
 from ._models import IntegrationResult, IntegrationResults
-from ._planning import Call, Plan, plan_calls, validate_concurrency
+from ._planning import Call, Overrides, Plan, plan_calls, validate_concurrency
+from ._policies import LIMITERS, RateLimit, Retry, validate_cache_ttl
 from ._redact import describe_exception
 from ._registry import IntegrationRegistry, default_registry
 
 if TYPE_CHECKING:
+    import pandas as pd
     import pybreaker
 
 __all__ = ["DEFAULT_TIMEOUT", "IntegrationRunner"]
@@ -51,6 +54,12 @@ class IntegrationRunner:
             ``ThreadsExhausted``) rather than given yet another thread. Python cannot stop a
             thread; the breakers usually stop such calls long before (docs/architecture.md).
         listeners: pybreaker listeners for every breaker (exceptions in them are logged).
+        retry: a :class:`Retry` for every integration, over their own ``retry``.
+        rate_limits: ``{integration name: RateLimit or None}``, over their own ``rate_limit``.
+        cache_ttl: seconds ok results may be reused, over the integrations' ``cache_ttl``
+            (0: no caching by this runner).
+        cache: the :class:`ResultCache` to use (default: a new one of 10,000 results and
+            256 MiB); ``runner.cache.clear()`` empties it.
     """
 
     def __init__(
@@ -65,6 +74,10 @@ class IntegrationRunner:
         clock: Clock | None = None,
         listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
         max_abandoned_threads: int = 64,
+        retry: Retry | None = None,
+        rate_limits: Mapping[str, RateLimit | None] | None = None,
+        cache_ttl: float | None = None,
+        cache: ResultCache | None = None,
     ) -> None:
         if registry is not None and not isinstance(registry, IntegrationRegistry):
             raise UsageError(f"registry must be an IntegrationRegistry, got {type(registry).__name__}")
@@ -86,9 +99,27 @@ class IntegrationRunner:
         self.breakers = BreakerBoard(
             fail_max=fail_max, reset_timeout=reset_timeout, clock=clock, listeners=listeners
         )
+        if retry is not None and not isinstance(retry, Retry):
+            raise UsageError(f"retry must be an intgkit.Retry(...) or None, got {type(retry).__name__}")
+        self.retry = retry
+        self.rate_limits = _validate_rate_limits(rate_limits)
+        self.cache_ttl = validate_cache_ttl(cache_ttl)
+        if cache is not None and not isinstance(cache, ResultCache):
+            raise UsageError(f"cache must be an intgkit.ResultCache or None, got {type(cache).__name__}")
+        #: The results cache of this runner (ok results of integrations with a ``cache_ttl``).
+        self.cache = cache if cache is not None else ResultCache()
         #: The results of the latest run, also when it was cancelled or interrupted: what
         #: finished, and every other call with status ``cancelled``.
         self.last_results: IntegrationResults | None = None
+
+    @property
+    def rate_limit_state(self) -> pd.DataFrame:
+        """The process's rate-limit buckets now: tokens left, calls waiting, the next token.
+
+        One row per bucket (scope = integration name, key = the bucket's key, '' for the
+        integration's one bucket); buckets are shared by every runner of the process.
+        """
+        return LIMITERS.frame()
 
     # -- planning: every caller mistake is raised here, before any work starts ----------------
     def plan(
@@ -107,7 +138,9 @@ class IntegrationRunner:
         """
         return Plan(self._plan(integrations, targets, timeout))
 
-    def _plan(self, integrations: Any, targets: Any, timeout: Any) -> list[Call]:
+    def _plan(self, integrations: Any, targets: Any, timeout: Any, refresh: bool = False) -> list[Call]:
+        if not isinstance(refresh, bool):
+            raise UsageError(f"refresh must be True or False, got {refresh!r}")
         return plan_calls(
             self.registry,
             self.breakers,
@@ -116,6 +149,7 @@ class IntegrationRunner:
             timeout=timeout,
             default_timeout=self.timeout,
             breaker_per_target=self.breaker_per_target,
+            overrides=Overrides(self.retry, self.rate_limits, self.cache_ttl, self.cache, refresh),
         )
 
     # -- the doors -------------------------------------------------------------------------------
@@ -129,6 +163,7 @@ class IntegrationRunner:
         on_result: OnResult | None = None,
         progress: bool = False,
         on_start: OnStart | None = None,
+        refresh: bool = False,
     ) -> IntegrationResults:
         """Run the selection over the targets; the primary, async door.
 
@@ -142,11 +177,13 @@ class IntegrationRunner:
             progress: show a tqdm progress bar (a widget in Jupyter, text in a terminal).
             on_start: called as ``on_start(integration, target)`` when a call starts running
                 (after its breaker let it through), for progress displays.
+            refresh: call every integration even where a cached result is fresh (and cache
+                the new results).
 
         Returns:
             One result per (integration, target), in selection order.
         """
-        calls = self._plan(integrations, targets, timeout)
+        calls = self._plan(integrations, targets, timeout, refresh)
         callbacks = _callbacks(on_result, progress, len(calls))
         _check_callable("on_start", on_start)
         return await self._run_calls(calls, self._limit(max_concurrency), callbacks, on_start)
@@ -162,8 +199,9 @@ class IntegrationRunner:
             for cb in callbacks:
                 _safe_callback(cb, result)
 
+        waiting = next((getattr(cb, "waiting", None) for cb in callbacks if hasattr(cb, "waiting")), None)
         try:
-            await self._drive(calls, sink, limit, on_start)
+            await self._drive(calls, sink, limit, on_start, waiting)
         finally:
             for cb in callbacks:
                 close = getattr(cb, "close", None)
@@ -174,7 +212,14 @@ class IntegrationRunner:
             )
         return self.last_results
 
-    async def _drive(self, calls: list[Call], sink: Any, limit: int, on_start: OnStart | None) -> None:
+    async def _drive(
+        self,
+        calls: list[Call],
+        sink: Any,
+        limit: int,
+        on_start: OnStart | None,
+        on_waiting: Callable[[int], Any] | None = None,
+    ) -> None:
         await drive(
             calls,
             sink,
@@ -182,6 +227,7 @@ class IntegrationRunner:
             abandoned=self.breakers.abandoned_threads,
             max_abandoned=self.max_abandoned_threads,
             on_start=on_start,
+            on_waiting=on_waiting,
         )
 
     def _limit(self, max_concurrency: int | None) -> int:
@@ -198,6 +244,7 @@ class IntegrationRunner:
         progress: bool = False,
         on_start: OnStart | None = None,
         nested: bool = False,
+        refresh: bool = False,
     ) -> IntegrationResults:
         """The sync door: works in a script and inside a running loop (a Jupyter cell).
 
@@ -207,7 +254,7 @@ class IntegrationRunner:
         patches asyncio process-wide, see docs/architecture.md). Other arguments as arun.
         """
         # Planned once, in the caller's thread: every mistake is raised here, before any work.
-        calls = self._plan(integrations, targets, timeout)
+        calls = self._plan(integrations, targets, timeout, refresh)
         limit = self._limit(max_concurrency)
         callbacks = _callbacks(on_result, progress, len(calls))
         _check_callable("on_start", on_start)
@@ -223,12 +270,13 @@ class IntegrationRunner:
         timeout: float | None = DEFAULT,
         max_concurrency: int | None = None,
         on_start: OnStart | None = None,
+        refresh: bool = False,
     ) -> AsyncIterator[IntegrationResult]:
         """Yield results in completion order; results already yielded are not kept.
 
         Breaking out of the loop (or closing the generator) cancels the calls still pending.
         """
-        calls = self._plan(integrations, targets, timeout)
+        calls = self._plan(integrations, targets, timeout, refresh)
         limit = self._limit(max_concurrency)
         _check_callable("on_start", on_start)
         # Unbounded: a result waits here only until it is yielded, then nothing holds it.
@@ -260,6 +308,25 @@ class IntegrationRunner:
 def _check_callable(name: str, value: object) -> None:
     if value is not None and not callable(value):
         raise UsageError(f"{name} must be callable, got {type(value).__name__}")
+
+
+def _validate_rate_limits(value: object) -> dict[str, RateLimit | None]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise UsageError(
+            f"rate_limits must be a mapping of integration name to intgkit.RateLimit (or None to "
+            f"lift one), e.g. {{'weather': intgkit.RateLimit(5, per=1.0)}}; got {type(value).__name__}"
+        )
+    out: dict[str, RateLimit | None] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or (v is not None and not isinstance(v, RateLimit)):
+            raise UsageError(
+                f"rate_limits maps integration names to intgkit.RateLimit(...) or None; "
+                f"got {k!r}: {type(v).__name__}"
+            )
+        out[k] = v
+    return out
 
 
 def _callbacks(on_result: OnResult | None, progress: bool, total: int) -> list[Any]:

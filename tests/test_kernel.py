@@ -105,7 +105,10 @@ def test_interrupt_cancels_the_run_promptly(kernel: tuple[Any, Any]) -> None:
     )
     out = collect(kc, [check])
     assert out[check]["status"] == "ok"
-    assert out[check]["stdout"] == "1 2 [None, 'CancelledError', 'CancelledError'] [False, False, False]\nafter ok\n"
+    assert (
+        out[check]["stdout"]
+        == "1 2 [None, 'CancelledError', 'CancelledError'] [False, False, False]\nafter ok\n"
+    )
 
 
 def test_nested_opt_in_runs_on_the_running_loop() -> None:
