@@ -334,7 +334,7 @@ async def test_bulkhead_keeps_workers_for_others(
     assert fast_done < 0.3  # every fast call finished while the first slow pair still ran
     assert 0.85 <= time.monotonic() - t0 < 1.6  # 6 slow calls, 2 at a time, 0.3 s each
     queued = [r.queued_s for r in results if r.integration == "slow"]
-    assert max(queued) >= 0.5 and sorted(queued)[:2] == [0.0, 0.0]
+    assert max(queued) >= 0.5 and sorted(queued)[1] < 0.1  # parked calls waited, the first two not
 
 
 # -- the cache -------------------------------------------------------------------------------------
