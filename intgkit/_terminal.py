@@ -93,13 +93,16 @@ def _table(console: Console, title: str | None, *, expand: bool = False) -> Tabl
 
 def emit(console: Console, renderable: Any) -> None:
     """Print to the console; off a terminal, without the spaces rich pads each line with."""
+    gap = isinstance(renderable, Table)  # a blank line after a table, before what follows
     if console.is_terminal:
         console.print(renderable)
+        if gap:
+            console.print()
         return
     with console.capture() as captured:
         console.print(renderable)
     text = "\n".join(line.rstrip() for line in captured.get().splitlines())
-    console.file.write(text + "\n")
+    console.file.write(text + ("\n\n" if gap else "\n"))
 
 
 def cell(value: Any, limit: int = MAX_CELL_CHARS) -> str:

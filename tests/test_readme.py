@@ -51,9 +51,13 @@ def python_blocks(text: str) -> list[Block]:
         start = i
         i += 1
         body: list[str] = []
-        while i < len(lines) and not lines[i].startswith(mark):
+        # a closing fence is the fence characters alone (CommonMark): "``` text" is not one
+        while i < len(lines) and not (lines[i].strip() and set(lines[i].strip()) == {mark[0]}
+                                      and len(lines[i].strip()) >= len(mark)):  # fmt: skip
             body.append(lines[i])
             i += 1
+        if i >= len(lines):
+            raise AssertionError(f"README.md:L{start + 1}: the {mark} block opened here is never closed")
         i += 1  # the closing fence
         if lang not in ("python", "py"):
             continue
@@ -88,6 +92,8 @@ def test_extractor_finds_lines_and_markers() -> None:
     assert [(b.line, b.skip) for b in blocks] == [(3, None), (8, "needs the internet")]
     with pytest.raises(AssertionError, match="malformed"):
         python_blocks("<!-- readme-test: skip -->\n```python\nx = 1\n```\n")
+    with pytest.raises(AssertionError, match="L1: the ``` block opened here is never closed"):
+        python_blocks("```python\nx = 1\n``` then prose\n")
 
 
 def run_block(block: Block) -> None:
