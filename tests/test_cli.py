@@ -212,10 +212,17 @@ def test_validation_is_fast(registry: intgkit.IntegrationRegistry, tmp_path: Pat
 
 def test_unknown_section_keeps_the_exports(intgkit_cmd: Run, tmp_path: Path) -> None:
     """4: --section nosuch --csv out/ writes the export, then says which sections exist (exit 2)."""
-    proc = intgkit_cmd("run", "audit", "-t", "a.example", "--section", "nosuch", "--csv", "out")
+    proc = intgkit_cmd(
+        "run", "audit", "-t", "a.example", "--section", "nosuch", "--csv", "out", "--xlsx", "out.xlsx",
+        "--html", "report.html",
+    )  # fmt: skip
     assert proc.returncode == 2
     assert "'nosuch'" in proc.stderr and "findings" in proc.stderr
     assert set(intgkit.read_csv(tmp_path / "out")) == {"summary", "findings", "facts", "nothing"}
+    from openpyxl import load_workbook
+
+    assert load_workbook(tmp_path / "out.xlsx").sheetnames == ["summary", "findings", "facts", "nothing"]
+    assert "Why critical matters for a.example." in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 def test_targets_file_comments_bom_spaces_and_duplicates(intgkit_cmd: Run, tmp_path: Path) -> None:
