@@ -15,6 +15,7 @@ tests build them directly.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import ssl
@@ -133,11 +134,44 @@ class Retrieval:
         return self.tags().http_equiv
 
 
+_ERRNO_WORDS = {
+    errno.ECONNREFUSED: "nothing is listening there (connection refused)",
+    errno.ECONNRESET: "the server reset the connection",
+    errno.EHOSTUNREACH: "the host cannot be reached",
+    errno.ENETUNREACH: "the network cannot be reached",
+}
+
+
 def describe(exc: BaseException) -> str:
+    """A failed request in a plain sentence first, the library's own words after it.
+
+    Users read "the certificate is not trusted" before "[SSL: CERTIFICATE_VERIFY_FAILED] ...";
+    the technical text stays, in parentheses, for whoever debugs it.
+    """
     if isinstance(exc, TimeoutError):
-        return "timed out"
+        return "timed out: no answer within the time limit"
+    import aiohttp
+
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        plain = "the certificate is not trusted or not for this name"
+    elif isinstance(exc, aiohttp.ClientSSLError):
+        plain = "the secure (TLS) connection could not be set up"
+    elif isinstance(exc, aiohttp.ClientConnectorDNSError):
+        plain = "the name does not resolve to an address"
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        plain = "could not connect: " + _ERRNO_WORDS.get(exc.os_error.errno or 0, "the connection failed")
+    elif isinstance(exc, aiohttp.ServerDisconnectedError):
+        plain = "the server closed the connection without answering"
+    elif isinstance(exc, aiohttp.TooManyRedirects):
+        plain = "too many redirects"
+    elif isinstance(exc, (aiohttp.InvalidURL, ValueError, UnicodeError)):
+        plain = "a redirect or address is not a valid URL"
+    elif isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)):
+        plain = "the server's answer could not be read"
+    else:
+        plain = "the request failed"
     text = str(exc).strip() or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"[:300]
+    return f"{plain} ({type(exc).__name__}: {text})"[:300]
 
 
 async def read_text(resp: aiohttp.ClientResponse, limit: int) -> str:
