@@ -13,6 +13,7 @@ from ._cache import ResultCache
 from ._errors import (
     DuplicateIntegrationError,
     ExportError,
+    HistoryError,
     IntgkitError,
     MissingExtraError,
     TransientError,
@@ -27,6 +28,7 @@ from ._policies import RateLimit, Retry
 from ._registry import ENTRY_POINT_GROUP, IntegrationRegistry, default_registry, integration
 from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
 from ._settings import Setting
+from ._store import History, HistoryWarning, UnknownRunError
 
 if _TYPE_CHECKING:
     import os
@@ -55,6 +57,9 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "ExportError",
     "FunctionIntegration",
+    "History",
+    "HistoryError",
+    "HistoryWarning",
     "Integration",
     "IntegrationRegistry",
     "IntegrationResult",
@@ -72,6 +77,7 @@ __all__ = [
     "Status",
     "TransientError",
     "UnknownIntegrationError",
+    "UnknownRunError",
     "UnknownSectionError",
     "UsageError",
     "__version__",

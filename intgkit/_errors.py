@@ -10,6 +10,7 @@ that says what was wrong and what would be right::
      │    ├── DuplicateIntegrationError     a second integration under a taken name
      │    └── UnknownSectionError           a section name no result produced
      ├── ExportError (OSError)              a CSV/Parquet export or import that cannot proceed
+     ├── HistoryError (OSError)             the run-history store cannot be used (names the path)
      ├── MissingExtraError (ImportError)    an optional dependency is not installed
      └── TransientError                     raised BY an integration: "try again later"
 
@@ -25,6 +26,7 @@ from collections.abc import Iterable
 __all__ = [
     "DuplicateIntegrationError",
     "ExportError",
+    "HistoryError",
     "IntgkitError",
     "MissingExtraError",
     "TransientError",
@@ -116,6 +118,21 @@ class UnknownSectionError(UsageError, KeyError):
 
 class ExportError(IntgkitError, OSError):
     """An export or import of results cannot proceed (the folder, its files or their contents)."""
+
+
+class HistoryError(IntgkitError, OSError):
+    """The run-history store at ``path`` cannot be used: a folder, unwritable, not a store, corrupt.
+
+    Attributes:
+        path: the store's path, as given.
+    """
+
+    def __init__(self, path: object, problem: str) -> None:
+        self.path = path
+        super().__init__(f"run history {str(path)!r} {problem}")
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) otherwise
+        return str(self.args[0])
 
 
 class MissingExtraError(IntgkitError, ImportError):

@@ -185,7 +185,7 @@ class IntegrationResults(Sequence[IntegrationResult]):
     the calls finished in.
     """
 
-    __slots__ = ("_items", "run_id")
+    __slots__ = ("_frames", "_items", "run_id")
 
     def __init__(self, results: Sequence[IntegrationResult] = (), *, run_id: str | None = None) -> None:
         items = tuple(results)
@@ -200,6 +200,8 @@ class IntegrationResults(Sequence[IntegrationResult]):
         self._items = items
         #: the id the run was recorded under in the run history, None when not recorded.
         self.run_id = run_id
+        # frames a stored run was loaded with (History.load): to_frame returns copies of them
+        self._frames: dict[str | None, pd.DataFrame] | None = None
 
     @overload
     def __getitem__(self, index: int) -> IntegrationResult: ...
@@ -253,6 +255,8 @@ class IntegrationResults(Sequence[IntegrationResult]):
         """
         from . import frames
 
+        if self._frames is not None and not flatten and (section is None or section in self._frames):
+            return self._frames[section].copy()
         if section is None:
             return frames.summary_frame(self)
         return frames.section_frame(self, section, flatten=flatten)
@@ -261,7 +265,28 @@ class IntegrationResults(Sequence[IntegrationResult]):
         """``{"summary": ..., <section>: ...}`` for every section in the run."""
         from . import frames
 
+        if self._frames is not None and not flatten:
+            return {
+                frames.SUMMARY if key is None else frames.frame_key(key): frame.copy()
+                for key, frame in self._frames.items()
+            }
         return frames.all_frames(self, flatten=flatten)
+
+    def diff(self, old: IntegrationResults, what: str = "results") -> pd.DataFrame:
+        """What changed since ``old`` (an earlier run): see :meth:`intgkit.History.diff`.
+
+        Args:
+            old: the earlier run's results (e.g. ``History().load(run_id)``).
+            what: ``"results"`` (status and one-row section value changes, e.g. a grade) or
+                ``"findings"`` (new, resolved and changed findings). Needs the ``history`` extra.
+        """
+        if not isinstance(old, IntegrationResults):
+            from ._errors import UsageError
+
+            raise UsageError(f"diff() compares with an earlier IntegrationResults, got {type(old).__name__}")
+        from ._store import diff_results
+
+        return diff_results(old, self, what)
 
     def to_csv(
         self, directory: str | os.PathLike[str], *, neutralize_formulas: bool = True, excel: bool = False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -10,6 +12,25 @@ import structlog
 import intgkit
 from intgkit import _registry
 from intgkit._policies import LIMITERS
+
+# No test records into the real user data folder: recording is off for the whole session
+# (kernels and subprocesses started by tests inherit this), and tests that want a store give
+# one in a tmp folder (the ``history_path`` fixture).
+os.environ["INTGKIT_HISTORY"] = "off"
+
+
+@pytest.fixture(autouse=True)
+def _history_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the run history off, whatever an earlier test set."""
+    monkeypatch.setenv("INTGKIT_HISTORY", "off")
+
+
+@pytest.fixture
+def history_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store file in the test's tmp folder, also made the default through INTGKIT_HISTORY."""
+    path = tmp_path / "history" / "runs.duckdb"
+    monkeypatch.setenv("INTGKIT_HISTORY", str(path))
+    return path
 
 
 @pytest.fixture(autouse=True)
