@@ -23,6 +23,7 @@ anything else in an object column   VARCHAR (JSON)          nested dicts/lists; 
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 from collections.abc import Mapping
@@ -48,8 +49,26 @@ def _string_dtype(spec: Mapping[str, Any]) -> pd.StringDtype:
     return pd.StringDtype(storage=storage, na_value=pd.NA if spec.get("na") == "NA" else np.nan)
 
 
+#: The key of a tagged value in JSON cells: a datetime or date kept as ISO text with its type.
+_TAG = "__intgkit_value__"
+
+
 def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):  # pd.Timestamp included
+        return {_TAG: "datetime", "iso": value.isoformat()}
+    if isinstance(value, datetime.date):
+        return {_TAG: "date", "iso": value.isoformat()}
     raise TypeError(type(value).__name__)
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    kind = obj.get(_TAG)
+    if kind is not None and len(obj) == 2 and isinstance(obj.get("iso"), str):
+        if kind == "datetime":
+            return datetime.datetime.fromisoformat(obj["iso"])
+        if kind == "date":
+            return datetime.date.fromisoformat(obj["iso"])
+    return obj
 
 
 def _json_cell(value: Any) -> tuple[str, bool]:
@@ -62,12 +81,13 @@ def _json_cell(value: Any) -> tuple[str, bool]:
 
 
 def _exact_json(value: Any) -> bool:
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return True
+    if value is None or isinstance(value, (str, bool, int, float, datetime.date)):
+        return not (isinstance(value, datetime.datetime) and type(value) is not datetime.datetime and
+                    getattr(value, "nanosecond", 0))
     if type(value) is list:
         return all(_exact_json(v) for v in value)
     if type(value) is dict:
-        return all(isinstance(k, str) and _exact_json(v) for k, v in value.items())
+        return _TAG not in value and all(isinstance(k, str) and _exact_json(v) for k, v in value.items())
     return False
 
 
@@ -130,9 +150,7 @@ def encode_column(series: pd.Series) -> tuple[dict[str, Any], str, Any]:
         return (
             {"kind": "timedelta", "dtype": str(dtype)},
             "BIGINT",
-            pd.array(np.where(mask, 0, ticks), dtype="Int64").where(~mask, pd.NA)
-            if mask.any()
-            else ticks,
+            pd.arrays.IntegerArray(np.where(mask, 0, ticks), mask) if mask.any() else ticks,
         )
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         kind = np.dtype(getattr(dtype, "numpy_dtype", dtype)).kind
@@ -181,7 +199,9 @@ def decode_column(raw: pd.Series, spec: Mapping[str, Any]) -> Any:
     if kind == "json":
         values = raw.to_numpy(dtype=object, na_value=None)
         out = np.fromiter(
-            (json.loads(v) if isinstance(v, str) else None for v in values), dtype=object, count=len(values)
+            (json.loads(v, object_hook=_untag) if isinstance(v, str) else None for v in values),
+            dtype=object,
+            count=len(values),
         )
         for i in spec.get("na_rows", ()):
             out[i] = pd.NA

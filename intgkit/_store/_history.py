@@ -245,7 +245,7 @@ def record_in_background(
     except HistoryError as exc:
         warnings.warn(f"{exc}; this run was not recorded", HistoryWarning, stacklevel=3)
         return None
-    run_id = new_run_id(started_at)
+    run_id = new_run_id()
     finished = datetime.now(UTC)
     items = tuple(results)
 
@@ -261,10 +261,10 @@ def record_in_background(
                 settings_present=settings_present,
             )
             _write_or_spool(store, data)
-            logger.debug("history_recorded", run_id=run_id, results=len(items))
+            logger().debug("history_recorded", run_id=run_id, results=len(items))
         except Exception as exc:  # a write that fails is reported, never raised into a run
             message = f"run {run_id} was not recorded in {str(path)!r}: {type(exc).__name__}: {exc}"
-            logger.warning("history_record_failed", run_id=run_id, error=message)
+            logger().warning("history_record_failed", run_id=run_id, error=message)
             with _guard:
                 _failures.setdefault(str(path), []).append(message)
 
@@ -282,7 +282,7 @@ def _write_or_spool(store: Store, data: RunData) -> None:
         store.write(data)
     except StoreLocked:
         spooled = store.spool(data)
-        logger.info("history_spooled", run_id=data.run_id, file=spooled.name)
+        logger().info("history_spooled", run_id=data.run_id, file=spooled.name)
 
 
 def flush(path: str | os.PathLike[str] | None = None, timeout: float | None = None) -> None:
@@ -366,7 +366,7 @@ class History:
         """Store a run now (in this thread) and return its run id (also set on ``results``)."""
         if not isinstance(results, IntegrationResults):
             raise UsageError(f"record() takes IntegrationResults, got {type(results).__name__}")
-        run_id = new_run_id(started_at)
+        run_id = new_run_id()
         data = run_data(results, run_id, started_at=started_at, partial=partial)
         flush(self.path)
         _write_or_spool(self._store, data)
@@ -386,7 +386,7 @@ class History:
             frame = con.execute(
                 "SELECT run_id, started_at, finished_at, integrations, n_targets, n_results, "
                 + ", ".join(_STATUSES)
-                + ", partial FROM runs ORDER BY started_at DESC, run_id DESC"
+                + ", partial FROM runs ORDER BY started_at DESC, finished_at DESC, run_id DESC"
             ).df()
         text = pd.StringDtype()
         out = frame.astype({"run_id": text})
@@ -404,7 +404,7 @@ class History:
             raise UsageError(f"a run id is a string such as those in History().runs(), got {run_id!r}")
         if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchall():
             return run_id
-        recent = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY started_at DESC LIMIT 5").fetchall()]
+        recent = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY started_at DESC, finished_at DESC LIMIT 5").fetchall()]
         raise UnknownRunError(run_id, self.path, recent)
 
     def load(self, run_id: str) -> IntegrationResults:
@@ -461,7 +461,7 @@ class History:
             raise UsageError(f"keep is a number of runs (an int >= 0), got {keep!r}")
         age = None if older_than is None else _parse_age(older_than)
         with self._connect() as con:
-            rows = con.execute("SELECT run_id, started_at FROM runs ORDER BY started_at DESC, run_id DESC").fetchall()
+            rows = con.execute("SELECT run_id, started_at FROM runs ORDER BY started_at DESC, finished_at DESC, run_id DESC").fetchall()
             doomed: list[str] = []
             cutoff = None if age is None else datetime.now(UTC).replace(tzinfo=None) - age
             for i, (run_id, started) in enumerate(rows):
@@ -496,7 +496,7 @@ class UnknownRunError(UsageError, KeyError):
 
 def _last_comparable(con: Any) -> tuple[str, str] | None:
     rows = con.execute(
-        "SELECT run_id, list_sort(integrations) FROM runs ORDER BY started_at DESC, run_id DESC"
+        "SELECT run_id, list_sort(integrations) FROM runs ORDER BY started_at DESC, finished_at DESC, run_id DESC"
     ).fetchall()
     if not rows:
         return None
