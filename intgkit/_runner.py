@@ -10,7 +10,9 @@ module keeps the doors thin: validate, plan, hand the calls to the engine, colle
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ._breakers import BreakerBoard, Clock
@@ -60,6 +62,9 @@ class IntegrationRunner:
             (0: no caching by this runner).
         cache: the :class:`ResultCache` to use (default: a new one of 10,000 results and
             256 MiB); ``runner.cache.clear()`` empties it.
+        history: where ``run``/``arun`` record each run (``intgkit.History``): by default
+            ``$INTGKIT_HISTORY`` or the user data folder, silently off when the ``history``
+            extra (DuckDB) is not installed; a path for another store; None for no recording.
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class IntegrationRunner:
         rate_limits: Mapping[str, RateLimit | None] | None = None,
         cache_ttl: float | None = None,
         cache: ResultCache | None = None,
+        history: str | os.PathLike[str] | None = DEFAULT,
     ) -> None:
         if registry is not None and not isinstance(registry, IntegrationRegistry):
             raise UsageError(f"registry must be an IntegrationRegistry, got {type(registry).__name__}")
@@ -108,6 +114,10 @@ class IntegrationRunner:
             raise UsageError(f"cache must be an intgkit.ResultCache or None, got {type(cache).__name__}")
         #: The results cache of this runner (ok results of integrations with a ``cache_ttl``).
         self.cache = cache if cache is not None else ResultCache()
+        from ._store.hook import check_history
+
+        #: where runs are recorded: DEFAULT (the default store), a path, or None (off)
+        self.history = check_history(history)
         #: The results of the latest run, also when it was cancelled or interrupted: what
         #: finished, and every other call with status ``cancelled``.
         self.last_results: IntegrationResults | None = None
@@ -186,7 +196,15 @@ class IntegrationRunner:
         calls = self._plan(integrations, targets, timeout, refresh)
         callbacks = _callbacks(on_result, progress, len(calls))
         _check_callable("on_start", on_start)
-        return await self._run_calls(calls, self._limit(max_concurrency), callbacks, on_start)
+        results = await self._run_calls(calls, self._limit(max_concurrency), callbacks, on_start)
+        self._report_history()
+        return results
+
+    def _report_history(self) -> None:
+        if self.history is not None:
+            from ._store.hook import report
+
+            report(self.history)
 
     async def _run_calls(
         self, calls: list[Call], limit: int, callbacks: list[Any], on_start: OnStart | None = None
@@ -200,8 +218,11 @@ class IntegrationRunner:
                 _safe_callback(cb, result)
 
         waiting = next((getattr(cb, "waiting", None) for cb in callbacks if hasattr(cb, "waiting")), None)
+        started = datetime.now(UTC)
+        finished = False
         try:
             await self._drive(calls, sink, limit, on_start, waiting)
+            finished = True
         finally:
             for cb in callbacks:
                 close = getattr(cb, "close", None)
@@ -210,6 +231,10 @@ class IntegrationRunner:
             self.last_results = IntegrationResults(
                 [r if r is not None else cancelled_result(c) for c, r in zip(calls, slots, strict=True)]
             )
+            if self.history is not None:  # once per run, cancelled and interrupted runs too
+                from ._store.hook import record_run
+
+                record_run(self.history, calls, self.last_results, partial=not finished, started_at=started)
         return self.last_results
 
     async def _drive(
@@ -260,7 +285,9 @@ class IntegrationRunner:
         _check_callable("on_start", on_start)
         from ._sync import run_sync
 
-        return run_sync(lambda: self._run_calls(calls, limit, callbacks, on_start), nested=nested)
+        results = run_sync(lambda: self._run_calls(calls, limit, callbacks, on_start), nested=nested)
+        self._report_history()
+        return results
 
     async def stream(
         self,

@@ -236,14 +236,19 @@ def record_in_background(
     settings_present: Mapping[str, Mapping[str, bool]],
     lock_timeout: float = 30.0,
 ) -> str | None:
-    """Give the run an id and write it from a thread; None (and a warning) if the path is bad."""
+    """Give the run an id and write it from a thread; None if the path is bad.
+
+    Never warns (it runs in whatever thread ended the run): failures wait in a list that
+    :func:`take_failures` (the runner's doors, right after a run) and :func:`flush` report.
+    """
     from ._db import Store
 
     store = Store(path, lock_timeout=lock_timeout)
     try:
         store.check(for_write=True)
     except HistoryError as exc:
-        warnings.warn(f"{exc}; this run was not recorded", HistoryWarning, stacklevel=3)
+        with _guard:
+            _failures.setdefault(str(path), []).append(f"{exc}; this run was not recorded")
         return None
     run_id = new_run_id()
     finished = datetime.now(UTC)
@@ -283,6 +288,12 @@ def _write_or_spool(store: Store, data: RunData) -> None:
     except StoreLocked:
         spooled = store.spool(data)
         logger().info("history_spooled", run_id=data.run_id, file=spooled.name)
+
+
+def take_failures(path: Path) -> list[str]:
+    """The recording failures noted so far for ``path`` (each reported once), without waiting."""
+    with _guard:
+        return _failures.pop(str(path), [])
 
 
 def flush(path: str | os.PathLike[str] | None = None, timeout: float | None = None) -> None:
