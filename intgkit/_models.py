@@ -280,7 +280,8 @@ class IntegrationResults(Sequence[IntegrationResult]):
             what: ``"results"`` (status and one-row section value changes, e.g. a grade) or
                 ``"findings"`` (new, resolved and changed findings). Needs the ``history`` extra.
         """
-        if not isinstance(old, IntegrationResults):
+        given: object = old  # checked at run time: callers outside mypy pass anything
+        if not isinstance(given, IntegrationResults):
             from ._errors import UsageError
 
             raise UsageError(f"diff() compares with an earlier IntegrationResults, got {type(old).__name__}")

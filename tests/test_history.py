@@ -29,7 +29,9 @@ DATA = Path(__file__).parent / "data"
 T0 = datetime(2026, 11, 30, 9, 0, 0, 123456, tzinfo=UTC)
 
 
-def finding(target: str, check: str, result_id: str, passed: bool, severity: str, observed: str | None) -> dict[str, Any]:
+def finding(
+    target: str, check: str, result_id: str, passed: bool, severity: str, observed: str | None
+) -> dict[str, Any]:
     return {
         "integration": "web",
         "target": target,
@@ -55,7 +57,14 @@ def audit(grade: str, csp: str, hsts_passed: bool, b_status: Status = Status.OK)
                 "findings",
                 [
                     finding("a.example", "csp", "csp-" + csp, csp == "ok", "high", csp),
-                    finding("a.example", "hsts", "hsts-ok" if hsts_passed else "hsts-missing", hsts_passed, "medium", None),
+                    finding(
+                        "a.example",
+                        "hsts",
+                        "hsts-ok" if hsts_passed else "hsts-missing",
+                        hsts_passed,
+                        "medium",
+                        None,
+                    ),
                     finding("a.example", "cookies", "cookies-none", True, "info", "no cookies"),
                 ],
             ),
@@ -69,12 +78,18 @@ def audit(grade: str, csp: str, hsts_passed: bool, b_status: Status = Status.OK)
             "web",
             "b.example",
             Status.OK,
-            (IntegrationSection("findings", [finding("b.example", "csp", "csp-none", False, "high", "none")]),),
+            (
+                IntegrationSection(
+                    "findings", [finding("b.example", "csp", "csp-none", False, "high", "none")]
+                ),
+            ),
             started_at=T0,
             duration_s=0.5,
         )
         if b_status is Status.OK
-        else IntegrationResult("web", "b.example", b_status, error_type="ConnectionError", error="refused", started_at=T0)
+        else IntegrationResult(
+            "web", "b.example", b_status, error_type="ConnectionError", error="refused", started_at=T0
+        )
     )
     return IntegrationResults([a, b])
 
@@ -114,9 +129,9 @@ def test_dataframe_sections_keep_their_dtypes_exactly(history_path: Path) -> Non
             "kind": pd.Categorical(["http", "db", None], categories=["http", "db", "dns"]),
             "ranked": pd.Categorical(["lo", "hi", "lo"], categories=["lo", "hi"], ordered=True),
             "name": pd.array(["github", "", pd.NA], dtype="string"),
-            "when": pd.to_datetime(["2026-01-01 10:00:00.123456789"] * 2 + [None]).tz_localize("UTC").tz_convert(
-                "Europe/Paris"
-            ),
+            "when": pd.to_datetime(["2026-01-01 10:00:00.123456789"] * 2 + [None])
+            .tz_localize("UTC")
+            .tz_convert("Europe/Paris"),
             "naive": pd.to_datetime(["2026-01-01 10:00:00.000000001", None, "1999-12-31 00:00:00.000000000"]),
             "wait": pd.to_timedelta([1, None, 86_400_000_000_123], unit="ns"),
             "retries": pd.array([0, None, 2], dtype="Int64"),
@@ -176,7 +191,9 @@ results_strategy = st.lists(
     st.tuples(
         st.sampled_from(["alpha", "beta"]),
         st.sampled_from(list(Status)),
-        st.lists(st.tuples(st.sampled_from(["s1", "findings", "s 2"]), rows), max_size=2, unique_by=lambda t: t[0]),
+        st.lists(
+            st.tuples(st.sampled_from(["s1", "findings", "s 2"]), rows), max_size=2, unique_by=lambda t: t[0]
+        ),
         st.one_of(st.none(), st.text(max_size=20)),
     ),
     min_size=1,
@@ -186,7 +203,9 @@ results_strategy = st.lists(
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=results_strategy)
-def test_round_trip_of_any_run(spec: list[tuple[str, Status, list[tuple[str, list[dict[str, Any]]]], str | None]], tmp_path: Path) -> None:
+def test_round_trip_of_any_run(
+    spec: list[tuple[str, Status, list[tuple[str, list[dict[str, Any]]]], str | None]], tmp_path: Path
+) -> None:
     """Any run's summary and section frames come back equal (NA vs "", nesting, tz, long text)."""
     items = [
         IntegrationResult(
@@ -217,7 +236,10 @@ def test_runs_lists_newest_first_with_counts(history_path: Path) -> None:
     second = h.record(audit("C", "none", False, b_status=Status.TIMEOUT), partial=True)
     runs = h.runs()
     assert runs["run_id"].tolist() == [second, first]
-    assert runs[["ok", "timeout", "error", "n_results", "n_targets"]].values.tolist() == [[1, 1, 0, 2, 2], [2, 0, 0, 2, 2]]
+    assert runs[["ok", "timeout", "error", "n_results", "n_targets"]].values.tolist() == [
+        [1, 1, 0, 2, 2],
+        [2, 0, 0, 2, 2],
+    ]
     assert runs["partial"].tolist() == [True, False]
     assert runs["integrations"].tolist() == ["web", "web"]
     assert str(runs["started_at"].dtype) == "datetime64[us, UTC]"
@@ -246,7 +268,15 @@ def test_diff_reports_status_grade_and_observed_changes(history_path: Path) -> N
     ]  # b.example's findings are not compared: its call failed in the new run
     assert h.diff(new, new).empty and h.diff(new, new, "findings").empty
     assert list(findings.columns) == [
-        "integration", "target", "key", "change", "before", "after", "severity", "result_before", "result_after",
+        "integration",
+        "target",
+        "key",
+        "change",
+        "before",
+        "after",
+        "severity",
+        "result_before",
+        "result_after",
     ]
 
 
@@ -257,9 +287,14 @@ def test_new_findings_and_repeated_checks_are_keyed_stably(history_path: Path) -
     new_items = list(audit("C", "ok", True))
     extra = IntegrationSection(
         "findings",
-        [*new_items[0].section("findings").rows, finding("a.example", "cookies", "cookies-insecure", False, "low", "sid")],
+        [
+            *new_items[0].section("findings").rows,
+            finding("a.example", "cookies", "cookies-insecure", False, "low", "sid"),
+        ],
     )
-    new_items[0] = IntegrationResult("web", "a.example", Status.OK, (extra, new_items[0].sections[1]), started_at=T0)
+    new_items[0] = IntegrationResult(
+        "web", "a.example", Status.OK, (extra, new_items[0].sections[1]), started_at=T0
+    )
     a, b = h.record(old), h.record(IntegrationResults(new_items))
     findings = h.diff(a, b, "findings")
     assert findings[["target", "key", "change", "severity", "after"]].values.tolist() == [
@@ -300,8 +335,10 @@ def test_prune_keeps_the_newest_and_drops_old_runs(history_path: Path) -> None:
     assert h.prune(keep=2) == 2
     assert h.runs()["run_id"].tolist() == ids[:1:-1]
     with duckdb.connect(str(history_path)) as con:
-        left = {t: con.execute(f"SELECT count(DISTINCT run_id) FROM {t}").fetchall()[0][0]
-                for t in ("results", "result_sections", "frame_columns", "section_findings")}
+        left = {
+            t: con.execute(f"SELECT count(DISTINCT run_id) FROM {t}").fetchall()[0][0]
+            for t in ("results", "result_sections", "frame_columns", "section_findings")
+        }
     assert left == dict.fromkeys(left, 2)
     assert h.prune(older_than="7.5d") == 1  # the run of 8 days ago; 7 days ago stays
     assert h.runs()["run_id"].tolist() == [ids[3]]
@@ -319,7 +356,8 @@ def test_tables_are_plain_sql(history_path: Path) -> None:
     h.record(audit("C", "none", False))
     with duckdb.connect(str(history_path), read_only=True) as con:
         high = con.execute(
-            "SELECT target, \"check\" FROM section_findings WHERE severity = 'high' AND NOT passed ORDER BY target"
+            'SELECT target, "check" FROM section_findings '
+            "WHERE severity = 'high' AND NOT passed ORDER BY target"
         ).fetchall()
         status = con.execute("SELECT status, count(*) FROM results GROUP BY status").fetchall()
         version = con.execute("SELECT max(version) FROM schema_version").fetchall()
@@ -415,7 +453,9 @@ def test_unknown_run_id_lists_the_newest(history_path: Path) -> None:
         h.diff(run_id, run_id, "grades")
 
 
-def test_default_path_is_the_user_data_folder_or_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_default_path_is_the_user_data_folder_or_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """INTGKIT_HISTORY moves the store or turns it off; unset, platformdirs' user data folder."""
     from intgkit._store import default_path
 
@@ -473,7 +513,13 @@ def test_a_locked_store_spools_the_run_and_the_next_opener_merges_it(history_pat
     """A writer that cannot get the lock in time writes a spool file; nothing is lost."""
     History(history_path).record(audit("C", "none", False))
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); time.sleep(60)", str(history_path)],
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+            "time.sleep(60)",
+            str(history_path),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -495,9 +541,11 @@ def test_a_locked_store_spools_the_run_and_the_next_opener_merges_it(history_pat
 def test_a_writer_killed_at_any_moment_leaves_every_earlier_run(history_path: Path) -> None:
     """SIGKILL during writes, at several moments: the store opens and every finished run loads."""
     finished: list[str] = []
-    for delay in (0.9, 1.3, 1.7, 2.2):
+    for extra in (0.0, 0.05, 0.13, 0.31):  # after its first run, at different points of later writes
         proc = _writer(history_path, 1000)
-        time.sleep(delay)
+        assert proc.stdout is not None
+        finished.append(proc.stdout.readline().strip())
+        time.sleep(extra)
         proc.send_signal(signal.SIGKILL)
         out, _ = proc.communicate(timeout=30)
         finished += out.split()
@@ -533,7 +581,8 @@ def test_stored_cells_are_what_the_store_says(history_path: Path) -> None:
     run_id = h.record(audit("C", "none", False))
     with duckdb.connect(str(history_path), read_only=True) as con:
         specs = con.execute(
-            "SELECT name, spec FROM frame_columns WHERE run_id = ? AND frame = 'summary' ORDER BY ordinal", [run_id]
+            "SELECT name, spec FROM frame_columns WHERE run_id = ? AND frame = 'summary' ORDER BY ordinal",
+            [run_id],
         ).fetchall()
     assert [n for n, _ in specs] == list(intgkit.frames.SUMMARY_COLUMNS)
     assert json.loads(specs[2][1])["kind"] == "category"

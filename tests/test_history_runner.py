@@ -14,21 +14,34 @@ import intgkit
 from intgkit import History, IntegrationRunner
 from intgkit._store import flush
 
-
 OBSERVED = ["first"]
 
 
 @pytest.fixture
-def reg(registry: intgkit.IntegrationRegistry, monkeypatch: pytest.MonkeyPatch) -> intgkit.IntegrationRegistry:
+def reg(
+    registry: intgkit.IntegrationRegistry, monkeypatch: pytest.MonkeyPatch
+) -> intgkit.IntegrationRegistry:
     """Two integrations: one quick with rows and a declared secret setting, one slow."""
     monkeypatch.setenv("DEMO_TOKEN", "tok-never-stored-71c")
     OBSERVED[:] = ["first"]
 
-    @intgkit.integration(registry=registry, settings=["DEMO_TOKEN", intgkit.Setting("DEMO_OPTIONAL_UNSET", required=False)])
+    @intgkit.integration(
+        registry=registry, settings=["DEMO_TOKEN", intgkit.Setting("DEMO_OPTIONAL_UNSET", required=False)]
+    )
     async def quick(target, settings):  # type: ignore[no-untyped-def]
         if target == "bad":
             raise ConnectionError("refused")
-        return {"findings": [{"check": "c1", "result_id": "r1", "passed": False, "severity": "high", "observed": OBSERVED[0]}]}
+        return {
+            "findings": [
+                {
+                    "check": "c1",
+                    "result_id": "r1",
+                    "passed": False,
+                    "severity": "high",
+                    "observed": OBSERVED[0],
+                }
+            ]
+        }
 
     @intgkit.integration(registry=registry)
     async def slow(target):  # type: ignore[no-untyped-def]
@@ -63,7 +76,9 @@ def test_default_store_follows_the_environment(reg: intgkit.IntegrationRegistry,
     second = asyncio.run(runner.arun(["quick"], targets=["a"]))
     assert History().runs()["run_id"].tolist() == [second.run_id, first.run_id]
     changes = History().diff(first.run_id, second.run_id, "findings")
-    assert changes[["key", "change", "before", "after"]].values.tolist() == [["c1", "changed", "first", "second"]]
+    assert changes[["key", "change", "before", "after"]].values.tolist() == [
+        ["c1", "changed", "first", "second"]
+    ]
 
 
 def test_history_none_records_nothing(reg: intgkit.IntegrationRegistry, history_path: Path) -> None:
@@ -73,7 +88,9 @@ def test_history_none_records_nothing(reg: intgkit.IntegrationRegistry, history_
     assert results.run_id is None and not history_path.exists()
 
 
-def test_a_bad_store_warns_and_the_run_still_returns(reg: intgkit.IntegrationRegistry, tmp_path: Path) -> None:
+def test_a_bad_store_warns_and_the_run_still_returns(
+    reg: intgkit.IntegrationRegistry, tmp_path: Path
+) -> None:
     """A store path that is a folder: the results come back, with a HistoryWarning naming the path."""
     with pytest.warns(intgkit.HistoryWarning, match=rf"{tmp_path}.*is a folder.*not recorded"):
         results = IntegrationRunner(reg, history=tmp_path).run(["quick"], targets=["a", "bad"])
@@ -102,7 +119,10 @@ def test_a_cancelled_run_is_stored_as_partial(reg: intgkit.IntegrationRegistry, 
     assert last is not None and last.run_id is not None
     h = History(path)
     runs = h.runs()
-    assert runs[["partial", "ok"]].values.tolist() == [[True, 2]] and runs["error"].iloc[0] + runs["cancelled"].iloc[0] == 2
+    assert (
+        runs[["partial", "ok"]].values.tolist() == [[True, 2]]
+        and runs["error"].iloc[0] + runs["cancelled"].iloc[0] == 2
+    )
     loaded = h.load(last.run_id)
     pd.testing.assert_frame_equal(loaded.to_frame(), last.to_frame())
     assert [r.error_type for r in loaded if r.integration == "slow"] == ["CancelledError", "CancelledError"]

@@ -364,3 +364,33 @@ async def test_cloudflare_token_is_not_sent_over_http_nor_through_a_redirect(
     STATS["channels_scanned"] += 1
     assert leaks(repr(results) + results._repr_html_()) == []
     await asyncio.sleep(0)
+
+
+def test_the_run_history_store_holds_no_secret(leaky: intgkit.IntegrationRegistry, tmp_path: Path) -> None:
+    """Every table of the run-history store, read back through SQL (DuckDB compresses text, so
+    raw bytes alone would prove nothing) and the file's raw bytes, holds no piece of the token;
+    the settings are stored as present or not, never as values."""
+    import duckdb
+
+    from intgkit._store import flush
+
+    store = tmp_path / "history.duckdb"
+    results = intgkit.IntegrationRunner(leaky, timeout=5, fail_max=100, history=store).run(
+        ["leaky"], BEHAVIOURS
+    )
+    flush(store)
+    assert results.run_id is not None
+    loaded = intgkit.History(store).load(results.run_id)
+    channels = {"loaded frames": _frames_text(loaded), "raw file": store.read_bytes().decode("latin-1")}
+    with duckdb.connect(str(store), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+        for table in tables:
+            rows = con.execute(f'SELECT * FROM "{table}"').fetchall()
+            channels[f"table {table}"] = repr(rows)
+        (settings,) = con.execute("SELECT settings_present FROM runs").fetchall()[0]
+    assert json.loads(settings) == {"leaky": {ENV: True}}
+    assert "section_s" in tables and "section_n" in tables  # the leaky rows were stored
+    found = {name: leaks(text) for name, text in channels.items()}
+    STATS["channels_scanned"] += len(channels)
+    STATS["secrets_leaked"] += sum(bool(v) for v in found.values())
+    assert {k: v for k, v in found.items() if v} == {}

@@ -24,6 +24,7 @@ anything else in an object column   VARCHAR (JSON)          nested dicts/lists; 
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 import math
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ def _string_dtype(spec: Mapping[str, Any]) -> pd.StringDtype:
     storage = spec.get("storage", "python")
     if storage == "pyarrow":
         try:
-            import pyarrow  # noqa: F401
+            importlib.import_module("pyarrow")
         except ImportError:  # written where pyarrow was installed: same values
             storage = "python"
     return pd.StringDtype(storage=storage, na_value=pd.NA if spec.get("na") == "NA" else np.nan)
@@ -74,7 +75,9 @@ def _untag(obj: dict[str, Any]) -> Any:
 def _json_cell(value: Any) -> tuple[str, bool]:
     """JSON text for a nested value; (text, lossless). Non-JSON objects become their str()."""
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=True, separators=(",", ":"), default=_json_default)
+        text = json.dumps(
+            value, ensure_ascii=False, allow_nan=True, separators=(",", ":"), default=_json_default
+        )
     except (TypeError, ValueError):
         return json.dumps(str(value), ensure_ascii=False), False
     return text, _exact_json(value)
@@ -82,8 +85,8 @@ def _json_cell(value: Any) -> tuple[str, bool]:
 
 def _exact_json(value: Any) -> bool:
     if value is None or isinstance(value, (str, bool, int, float, datetime.date)):
-        return not (isinstance(value, datetime.datetime) and type(value) is not datetime.datetime and
-                    getattr(value, "nanosecond", 0))
+        nanosecond: int = getattr(value, "nanosecond", 0)  # a pd.Timestamp's nanoseconds are lost
+        return not nanosecond
     if type(value) is list:
         return all(_exact_json(v) for v in value)
     if type(value) is dict:
@@ -97,7 +100,8 @@ def _is_missing(value: Any) -> bool:
 
 def encode_column(series: pd.Series) -> tuple[dict[str, Any], str, Any]:
     """(spec, DuckDB type, cells) for one column; cells are an array DuckDB scans natively."""
-    dtype = series.dtype
+    dtype: Any = series.dtype
+    spec: dict[str, Any]
     if isinstance(dtype, pd.CategoricalDtype):
         cats = pd.Series(dtype.categories)
         cat_spec, _, cat_cells = encode_column(cats)
@@ -108,16 +112,15 @@ def encode_column(series: pd.Series) -> tuple[dict[str, Any], str, Any]:
             "categories_spec": cat_spec,
         }
         codes = series.cat.codes.to_numpy()
-        lookup = np.array(spec["categories"] + [None], dtype=object)
+        lookup = np.array([*spec["categories"], None], dtype=object)
         return spec, "VARCHAR", lookup[codes]  # code -1 (NA) picks the trailing None
     if isinstance(dtype, pd.StringDtype):
         return _text_spec(dtype), "VARCHAR", series.array
     if pd.api.types.is_object_dtype(dtype):
         values = series.to_numpy(dtype=object)
         if all(isinstance(v, str) or _is_missing(v) for v in values):
-            nas = ["NA" if v is pd.NA else "None" for v in values if _is_missing(v)]
-            spec: dict[str, Any] = {"kind": "object-text"}
-            if "NA" in nas:
+            spec = {"kind": "object-text"}
+            if any(v is pd.NA for v in values):
                 spec["na_rows"] = [i for i, v in enumerate(values) if v is pd.NA]
             return spec, "VARCHAR", np.array([None if _is_missing(v) else v for v in values], dtype=object)
         cells: list[str | None] = []
@@ -160,7 +163,7 @@ def encode_column(series: pd.Series) -> tuple[dict[str, Any], str, Any]:
             if kind == "f" and isinstance(dtype, pd.api.extensions.ExtensionDtype):
                 # a masked float holds NaN apart from NA; DuckDB would store both as NULL
                 data = series.array
-                nan = np.isnan(np.asarray(data.to_numpy(dtype=np.float64, na_value=0.0)))
+                nan = np.isnan(np.asarray(data.to_numpy(dtype="float64", na_value=0.0)))
                 if nan.any():
                     spec["nan_rows"] = np.flatnonzero(nan).tolist()
             return spec, sql, series.array
@@ -168,14 +171,22 @@ def encode_column(series: pd.Series) -> tuple[dict[str, Any], str, Any]:
     return (
         {"kind": "json", "lossy": True, "dtype": str(dtype)},
         "VARCHAR",
-        np.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else json.dumps(str(v))
-                  for v in series.astype(object)], dtype=object),
+        np.array(
+            [
+                None if v is None or (isinstance(v, float) and math.isnan(v)) else json.dumps(str(v))
+                for v in series.astype(object)
+            ],
+            dtype=object,
+        ),
     )
 
 
 def decode_column(raw: pd.Series, spec: Mapping[str, Any]) -> Any:
     """The column ``encode_column`` stored, from the Series DuckDB's ``.df()`` gave back."""
     kind = spec["kind"]
+    dtype: Any
+    values: Any
+    out: Any
     if kind == "category":
         cat_spec = spec["categories_spec"]
         categories = decode_column(pd.Series(spec["categories"], dtype=object), cat_spec)
@@ -191,13 +202,15 @@ def decode_column(raw: pd.Series, spec: Mapping[str, Any]) -> Any:
             return raw.array
         return raw.astype(dtype).array
     if kind == "object-text":
-        values = raw.to_numpy(dtype=object, na_value=None)
-        out = np.fromiter((v if isinstance(v, str) else None for v in values), dtype=object, count=len(values))
+        values = raw.astype(object).to_numpy()
+        out = np.fromiter(
+            (v if isinstance(v, str) else None for v in values), dtype=object, count=len(values)
+        )
         for i in spec.get("na_rows", ()):
             out[i] = pd.NA
         return out
     if kind == "json":
-        values = raw.to_numpy(dtype=object, na_value=None)
+        values = raw.astype(object).to_numpy()
         out = np.fromiter(
             (json.loads(v, object_hook=_untag) if isinstance(v, str) else None for v in values),
             dtype=object,
@@ -223,13 +236,13 @@ def decode_column(raw: pd.Series, spec: Mapping[str, Any]) -> Any:
         return ticks.view(dtype)  # int64 min is NaT
     if kind == "native":
         dtype = pd.api.types.pandas_dtype(spec["dtype"])
-        out = raw.astype(dtype).array if raw.dtype != dtype else raw.array
+        array: Any = raw.astype(dtype).array if raw.dtype != dtype else raw.array
         nan_rows = spec.get("nan_rows")
         if nan_rows:  # NaN apart from NA in a masked float array: rebuild values and mask
-            values = np.asarray(out.to_numpy(dtype=np.float64, na_value=0.0)).copy()
-            mask = np.asarray(out.isna()).copy()
+            values = np.asarray(array.to_numpy(dtype=np.float64, na_value=0.0)).copy()
+            mask = np.asarray(array.isna()).copy()
             values[np.asarray(nan_rows)] = np.nan
             mask[np.asarray(nan_rows)] = False
-            return type(out)(values.astype(dtype.numpy_dtype), mask)
-        return out
+            return type(array)(values.astype(dtype.numpy_dtype), mask)
+        return array
     raise ValueError(f"unknown column kind {kind!r}")

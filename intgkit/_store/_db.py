@@ -56,7 +56,8 @@ _STATUSES = ("ok", "error", "timeout", "circuit_open", "not_configured", "cancel
 _LOCK_WORDS = ("Could not set lock", "Conflicting lock")
 
 _SCHEMA_V1 = [
-    "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL, by_intgkit VARCHAR)",
+    "CREATE TABLE schema_version "
+    "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL, by_intgkit VARCHAR)",
     """CREATE TABLE runs (
         run_id VARCHAR PRIMARY KEY,
         started_at TIMESTAMP,
@@ -220,7 +221,9 @@ class Store:
                     time.sleep(delay)
                     delay = min(delay * 2, 0.2)
                     continue
-                raise HistoryError(self.path, f"cannot be opened as a DuckDB store ({_first_line(text)})") from None
+                raise HistoryError(
+                    self.path, f"cannot be opened as a DuckDB store ({_first_line(text)})"
+                ) from None
             except duckdb.Error as exc:
                 raise HistoryError(
                     self.path, f"cannot be opened as a DuckDB store ({_first_line(str(exc))})"
@@ -232,7 +235,8 @@ class Store:
             if "schema_version" not in names:
                 if names - {"schema_version"}:
                     raise HistoryError(
-                        self.path, f"is a DuckDB file but not an intgkit run history (tables: {sorted(names)[:8]})"
+                        self.path,
+                        f"is a DuckDB file but not an intgkit run history (tables: {sorted(names)[:8]})",
                     )
                 from .. import __version__
 
@@ -267,7 +271,9 @@ class Store:
         except HistoryError:
             raise
         except _duckdb().Error as exc:
-            raise HistoryError(self.path, f"cannot be read as a run history ({_first_line(str(exc))})") from None
+            raise HistoryError(
+                self.path, f"cannot be read as a run history ({_first_line(str(exc))})"
+            ) from None
 
     # -- writing ----------------------------------------------------------------------------
     def write(self, run: RunData) -> None:
@@ -345,7 +351,7 @@ def _columns_of(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     rows = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ?", [table]
     ).fetchall()
-    return {name: dtype for name, dtype in rows}
+    return dict(rows)
 
 
 def _section_table(con: duckdb.DuckDBPyConnection, section: str) -> str:
@@ -407,8 +413,10 @@ def write_run(con: duckdb.DuckDBPyConnection, run: RunData) -> None:
                     "section": np.array([r[2] for r in run.result_sections], dtype=object),
                     "n_rows": np.array([r[3] for r in run.result_sections], dtype=np.int64),
                     "summary": np.array(
-                        [json.dumps(r[4], default=str, ensure_ascii=False) if r[4] else None
-                         for r in run.result_sections],
+                        [
+                            json.dumps(r[4], default=str, ensure_ascii=False) if r[4] else None
+                            for r in run.result_sections
+                        ],
                         dtype=object,
                     ),
                 }
@@ -457,7 +465,8 @@ def _write_section(con: duckdb.DuckDBPyConnection, run_id: str, section: str, fr
     used: set[str] = {"run_id"}
     cells: dict[str, Any] = {"run_id": np.full(len(frame), run_id, dtype=object)} if len(frame) else {}
     meta = []
-    for ordinal, name in enumerate(frame.columns):
+    for ordinal, column_name in enumerate(frame.columns):
+        name: Any = column_name
         spec, sql_type, data = encode_column(frame.iloc[:, ordinal])
         text_name = name if isinstance(name, str) else str(name)
         if not isinstance(name, str):
@@ -480,7 +489,9 @@ def _write_section(con: duckdb.DuckDBPyConnection, run_id: str, section: str, fr
 # -- the read path --------------------------------------------------------------------------------
 
 
-def _frame_specs(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
+def _frame_specs(
+    con: duckdb.DuckDBPyConnection, run_id: str
+) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
     rows = con.execute(
         "SELECT frame, name, physical, spec FROM frame_columns WHERE run_id = ? ORDER BY frame, ordinal",
         [run_id],

@@ -18,8 +18,7 @@ The join runs in DuckDB over the stored tables, so neither run is loaded into pa
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -40,7 +39,7 @@ def _physicals(con: duckdb.DuckDBPyConnection, run_id: str, frame: str) -> dict[
         "SELECT name, physical FROM frame_columns WHERE run_id = ? AND frame = ? ORDER BY ordinal",
         [run_id, frame],
     ).fetchall()
-    return {name: physical for name, physical in rows}
+    return dict(rows)
 
 
 def _table(con: duckdb.DuckDBPyConnection, section: str) -> str | None:
@@ -98,9 +97,9 @@ def diff_results(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> pd.D
             values = ", ".join(f"CAST({_quote(cols[c])} AS VARCHAR) AS v{i}" for i, c in enumerate(common))
             ctes.append(
                 f"""s{n}{side} AS (
-                    SELECT {_quote(cols['integration'])} AS integration, {target} AS t, {values}
+                    SELECT {_quote(cols["integration"])} AS integration, {target} AS t, {values}
                     FROM {_quote(table)} WHERE run_id = {run}
-                    QUALIFY count(*) OVER (PARTITION BY {_quote(cols['integration'])}, {target}) = 1)"""
+                    QUALIFY count(*) OVER (PARTITION BY {_quote(cols["integration"])}, {target}) = 1)"""
             )
         for i, c in enumerate(common):
             key = f"{section}.{c}".replace("'", "''")
@@ -126,12 +125,12 @@ def _findings_side(con: duckdb.DuckDBPyConnection, table: str, cols: dict[str, s
     target = f"coalesce({col('target')}, '')"
     return f"""SELECT integration, t, chk || CASE WHEN n > 1 THEN '#' || n ELSE '' END AS key,
                       NOT coalesce(passed, false) AS failing, result_id, severity, observed
-               FROM (SELECT {col('integration')} AS integration, {target} AS t,
-                            coalesce({col('check')}, {col('result_id')}, '') AS chk,
-                            {col('passed', 'BOOLEAN')} AS passed, {col('result_id')} AS result_id,
-                            {col('severity')} AS severity, {col('observed')} AS observed,
-                            row_number() OVER (PARTITION BY {col('integration')}, {target},
-                                               coalesce({col('check')}, {col('result_id')}, '')
+               FROM (SELECT {col("integration")} AS integration, {target} AS t,
+                            coalesce({col("check")}, {col("result_id")}, '') AS chk,
+                            {col("passed", "BOOLEAN")} AS passed, {col("result_id")} AS result_id,
+                            {col("severity")} AS severity, {col("observed")} AS observed,
+                            row_number() OVER (PARTITION BY {col("integration")}, {target},
+                                               coalesce({col("check")}, {col("result_id")}, '')
                                                ORDER BY rowid) AS n
                      FROM {_quote(table)} WHERE run_id = {run})"""
 
@@ -178,5 +177,3 @@ def diff_findings(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> pd.
     """
     frame = con.execute(sql, {"a": run_a, "b": run_b}).df()
     return _typed(frame, FINDINGS_DIFF_COLUMNS)
-
-

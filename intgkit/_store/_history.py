@@ -69,7 +69,9 @@ def _as_path(path: str | os.PathLike[str] | None) -> Path:
     try:
         return Path(os.fspath(path)).expanduser()
     except TypeError:
-        raise UsageError(f"a history path is a str or os.PathLike, got {type(path).__name__} {path!r}") from None
+        raise UsageError(
+            f"a history path is a str or os.PathLike, got {type(path).__name__} {path!r}"
+        ) from None
 
 
 # -- run ids ------------------------------------------------------------------------------------------
@@ -144,9 +146,9 @@ class _StoredRows(Sequence[dict[str, Any]]):
     def _materialise(self) -> list[dict[str, Any]]:
         if self._rows is None:
             part = self._frame.iloc[self._start : self._stop]
+            records: list[dict[Any, Any]] = part.to_dict("records")
             self._rows = [
-                {k: v for k, v in row.items() if not (k in ("integration", "target"))}
-                for row in part.to_dict("records")
+                {k: v for k, v in row.items() if k not in ("integration", "target")} for row in records
             ]
         return self._rows
 
@@ -165,6 +167,10 @@ class _StoredRows(Sequence[dict[str, Any]]):
 
     def __repr__(self) -> str:
         return f"<{len(self)} stored rows>"
+
+
+def _num(value: Any) -> Any:
+    return math.nan if value is None else value
 
 
 def _py(value: Any) -> Any:
@@ -206,16 +212,18 @@ def results_of(run: RunData) -> IntegrationResults:
                 _py(col["error_type"][i]),
                 _py(col["error"][i]),
                 None if started is None else started.to_pydatetime(),
-                float(col["duration_s"][i]),
+                float(_num(col["duration_s"][i])),
                 str(_py(col["breaker_state"][i]) or ""),
-                float(col["queued_s"][i]),
-                int(col["attempts"][i]),
-                float(col["waited_s"][i]),
+                float(_num(col["queued_s"][i])),
+                int(_num(col["attempts"][i])),
+                float(_num(col["waited_s"][i])),
                 bool(col["cached"][i]),
             )
         )
     out = IntegrationResults(items, run_id=run.run_id)
-    out._frames = {None: run.summary, **run.sections}
+    cache: dict[str | None, pd.DataFrame] = {None: run.summary}
+    cache.update(run.sections)
+    out._frames = cache
     return out
 
 
@@ -267,7 +275,7 @@ def record_in_background(
             )
             _write_or_spool(store, data)
             logger().debug("history_recorded", run_id=run_id, results=len(items))
-        except Exception as exc:  # a write that fails is reported, never raised into a run
+        except Exception as exc:  # noqa: BLE001 - a write that fails is reported, never raised into a run
             message = f"run {run_id} was not recorded in {str(path)!r}: {type(exc).__name__}: {exc}"
             logger().warning("history_record_failed", run_id=run_id, error=message)
             with _guard:
@@ -333,9 +341,7 @@ def _parse_age(value: str | timedelta) -> timedelta:
         m = _DURATION.match(value)
         if m:
             return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
-    raise UsageError(
-        f"older_than takes a timedelta or a text like '90d', '12h', '30m', '2w', got {value!r}"
-    )
+    raise UsageError(f"older_than takes a timedelta or a text like '90d', '12h', '30m', '2w', got {value!r}")
 
 
 class History:
@@ -400,7 +406,7 @@ class History:
                 + ", partial FROM runs ORDER BY started_at DESC, finished_at DESC, run_id DESC"
             ).df()
         text = pd.StringDtype()
-        out = frame.astype({"run_id": text})
+        out: pd.DataFrame = frame.astype({"run_id": text})
         for c in ("started_at", "finished_at"):
             out[c] = pd.to_datetime(out[c]).dt.tz_localize("UTC").astype("datetime64[us, UTC]")
         out["integrations"] = [", ".join(v) for v in out["integrations"]]
@@ -415,7 +421,12 @@ class History:
             raise UsageError(f"a run id is a string such as those in History().runs(), got {run_id!r}")
         if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run_id]).fetchall():
             return run_id
-        recent = [r[0] for r in con.execute("SELECT run_id FROM runs ORDER BY started_at DESC, finished_at DESC LIMIT 5").fetchall()]
+        recent = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM runs ORDER BY started_at DESC, finished_at DESC LIMIT 5"
+            ).fetchall()
+        ]
         raise UnknownRunError(run_id, self.path, recent)
 
     def load(self, run_id: str) -> IntegrationResults:
@@ -444,7 +455,8 @@ class History:
                 pair = _last_comparable(con)
                 if pair is None:
                     raise UsageError(
-                        f"run history {str(self.path)!r} has no two runs of the same integrations to compare; "
+                        f"run history {str(self.path)!r} has no two runs of the same integrations "
+                        f"to compare; "
                         f"give two run ids (History().runs() lists them)"
                     )
                 old, new = pair
@@ -472,7 +484,9 @@ class History:
             raise UsageError(f"keep is a number of runs (an int >= 0), got {keep!r}")
         age = None if older_than is None else _parse_age(older_than)
         with self._connect() as con:
-            rows = con.execute("SELECT run_id, started_at FROM runs ORDER BY started_at DESC, finished_at DESC, run_id DESC").fetchall()
+            rows = con.execute(
+                "SELECT run_id, started_at FROM runs ORDER BY started_at DESC, finished_at DESC, run_id DESC"
+            ).fetchall()
             doomed: list[str] = []
             cutoff = None if age is None else datetime.now(UTC).replace(tzinfo=None) - age
             for i, (run_id, started) in enumerate(rows):
@@ -488,7 +502,8 @@ class History:
         if not isinstance(query, str):
             raise UsageError(f"query is SQL text, got {type(query).__name__}")
         with self._connect() as con:
-            return con.execute(query, params or []).df()
+            frame: pd.DataFrame = con.execute(query, params or []).df()
+            return frame
 
 
 class UnknownRunError(UsageError, KeyError):
@@ -507,7 +522,8 @@ class UnknownRunError(UsageError, KeyError):
 
 def _last_comparable(con: Any) -> tuple[str, str] | None:
     rows = con.execute(
-        "SELECT run_id, list_sort(integrations) FROM runs ORDER BY started_at DESC, finished_at DESC, run_id DESC"
+        "SELECT run_id, list_sort(integrations) FROM runs "
+        "ORDER BY started_at DESC, finished_at DESC, run_id DESC"
     ).fetchall()
     if not rows:
         return None
