@@ -27,6 +27,7 @@ MODULES = [
     ("import", "benchmarks.bench_import"),
     ("audit", "benchmarks.bench_audit"),
     ("http_headers", "benchmarks.bench_http_headers"),
+    ("tls", "benchmarks.bench_tls"),
 ]
 
 #: Case numbers (the issue's) for modules whose rows do not carry one.
