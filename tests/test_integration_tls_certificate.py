@@ -742,3 +742,15 @@ async def test_scan_budget_is_its_own() -> None:
     assert elapsed < 2
     assert {v.state for v in result.versions.values()} == {"unknown"}
     assert all("budget" in v.why for v in result.versions.values())
+
+
+async def test_no_common_suite_is_not_mistaken_for_mutual_tls(tmp_path: Path) -> None:
+    """NULL suites only: OpenSSL's handshake_failure alert is no client-certificate demand."""
+    ca = make_ca()
+    cipher = "NULL-SHA256:@SECLEVEL=0"
+    with s_server(tmp_path, make_leaf(ca, kind="rsa"), max_protocol="TLSv1.2", cipher=cipher) as port:
+        out = await audit_at(port, ca)
+    assert outcome(out, "client_certificate") == ("client-certificate-not-requested", True, "info")
+    assert outcome(out, "cipher_null") == ("cipher-null-offered", False, "critical")
+    assert outcome(out, "chain_of_trust")[0] == "chain-of-trust-unknown"
+    assert "no cipher suite in common" in checks(out)["chain_of_trust"]["detail"]

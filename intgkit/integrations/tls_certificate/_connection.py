@@ -173,7 +173,9 @@ async def handshake(
         except TimeoutError:
             return Handshake("timeout", error=f"no TLS handshake within {timeout:g} s")
         except (ssl.SSLError, OSError, EOFError) as exc:
-            required = isinstance(exc, ssl.SSLError) and exc.reason in _CLIENT_CERT_ALERTS
+            # only TLS 1.3's own alert says so: a handshake_failure during a TLS 1.2 handshake
+            # may as well mean "no suite in common" (the caller asks the server's flight)
+            required = isinstance(exc, ssl.SSLError) and exc.reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED"
             return Handshake("tls", error=clip(explain(exc)), client_cert_required=required)
         secured = True
         sslobj = writer.get_extra_info("ssl_object")
