@@ -12,6 +12,9 @@
   :func:`secure_zone_settings`, :func:`universal_pack`, :func:`execute_managed`): the Cloudflare
   API v4 envelope, pagination, bad tokens, missing permissions and rate limits, every answer
   shaped as the official SDK's models.
+- :class:`RateLimitedAPI`: an HTTP API that allows N requests per period and answers 429 with
+  Retry-After beyond it (and 503 for the first requests of each city, if asked), in a thread
+  of its own: for trying retries, rate limits and the cache.
 - :class:`FakeIntegration` / :func:`fake_integration`: integrations from handlers, counting calls.
 - :class:`DemoServers`: all of the above at once, as ``intgkit demo`` audits them.
 - :func:`capture_logs`: structlog's event capture, re-exported.
@@ -37,6 +40,7 @@ from ._cloudflare import (
 from ._demo import DemoServers
 from ._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer, signed_zone
 from ._fakes import FakeIntegration, fake_integration
+from ._ratelimited import RateLimitedAPI
 from ._site import LocalSite, Route
 from ._tls import TlsServer
 
@@ -52,6 +56,7 @@ __all__ = [
     "FakeZone",
     "LocalSite",
     "MtaStsPolicyServer",
+    "RateLimitedAPI",
     "Route",
     "SilentDnsServer",
     "TlsServer",
