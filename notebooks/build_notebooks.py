@@ -396,6 +396,95 @@ integration name closes all of its per-target breakers:
 runner.breakers.reset("ping")
 runner.breakers.to_frame()[["key", "state", "fail_counter"]]
 """),
+    md("""
+## Retries, rate limits and the cache
+
+Breakers and timeouts stop the bleeding; real APIs also need the calls to *succeed*. An API
+says "slow down" (HTTP 429) and "try again" (503), often with a `Retry-After`. Policies on the
+integration handle that for every call:
+
+- `retry=intgkit.Retry(attempts, on=(...))`: retry only the declared exceptions, with backoff
+  and jitter, or exactly the server's `Retry-After`; never past the call's timeout;
+- `rate_limit=intgkit.RateLimit(rate, per=...)`: a token bucket shared by every call and run
+  in the process; waiting for a token does not count against the timeout;
+- `max_concurrency=`: a bulkhead, at most that many of its calls in flight;
+- `cache_ttl=`: reuse an `ok` result for that many seconds.
+
+`intgkit.testing.RateLimitedAPI` is a local weather API that allows 10 requests a second and
+answers 429 beyond that; here it also answers 503 to each city's first request.
+"""),
+    code("""
+import aiohttp
+from intgkit.testing import RateLimitedAPI
+
+api = RateLimitedAPI(rate=10, per=1.0, fail_first=1).start()
+
+
+@intgkit.integration(
+    name="weather",
+    registry=registry,
+    retry=intgkit.Retry(attempts=4, on=(aiohttp.ClientConnectionError, intgkit.TransientError)),
+    rate_limit=intgkit.RateLimit(10, per=1.0),
+    max_concurrency=4,
+    cache_ttl=600,
+)
+async def weather(target):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{api.url}/weather", params={"city": target}) as resp:
+            if resp.status in (429, 503):
+                raise intgkit.TransientError(f"HTTP {resp.status}", retry_after=resp.headers.get("Retry-After"))
+            resp.raise_for_status()
+            return {"weather": [await resp.json()]}
+
+
+cities = ["Oslo", "Lima", "Paris", "Quito", "Accra", "Kyiv"]
+policy_runner = intgkit.IntegrationRunner(registry, timeout=10)
+results = await policy_runner.arun("weather", targets=cities)
+results.to_frame()[["target", "status", "attempts", "cached"]]
+"""),
+    md("""
+Every city answered 503 once and succeeded on its second attempt: `attempts` is 2 and the
+status is `ok`, and the breaker saw one success per call, not a failure per attempt.
+`waited_s` (beside `duration_s`) is the time spent in backoff and waiting for tokens. Each retry
+is also a log event, `integration_retry`, with the integration, target, attempt, wait and reason.
+
+### The cache
+
+Within `cache_ttl`, a re-run reuses the `ok` results: no request is made, and each result says
+`cached=True` and keeps the `started_at` of the call that produced it. `refresh=True` calls
+again (and caches the new results); `runner.cache.clear()` empties the cache.
+"""),
+    code("""
+before = api.served
+again = await policy_runner.arun("weather", targets=cities)
+print("requests made:", api.served - before)
+print("all cached:", all(r.cached for r in again))
+print("same started_at:", [a.started_at for a in again] == [r.started_at for r in results])
+fresh = await policy_runner.arun("weather", targets=cities, refresh=True)
+print("after refresh=True, cached:", [r.cached for r in fresh])
+"""),
+    md("""
+### Rate limits and Retry-After
+
+A runner can override what integrations declare: `rate_limits={"weather": RateLimit(...)}` (also
+`retry=` and `cache_ttl=`). Here one request per 5 seconds is all the API allows: the second
+city gets a 429 with `Retry-After: 5`, and with a 1-second timeout that retry cannot finish in
+time, so it is not started: the call ends at once, saying why, rather than sleeping past its
+deadline. `runner.rate_limit_state` shows the process's token buckets.
+"""),
+    code("""
+strict = RateLimitedAPI(rate=1, per=5.0).start()
+api_url, api.url = api.url, strict.url  # point the integration at the strict API
+strict_runner = intgkit.IntegrationRunner(registry, timeout=1, cache_ttl=0)
+for r in await strict_runner.arun("weather", targets=["Oslo", "Lima"], max_concurrency=1):
+    print(r.target, r.status, "attempts:", r.attempts, "| retry not started:", "retry not started" in (r.error or ""))
+strict.stop()
+api.url = api_url
+policy_runner.rate_limit_state[["scope", "rate", "per_s", "burst", "waiting"]]
+"""),
+    code("""
+api.stop()
+"""),
 )
 
 
