@@ -727,3 +727,54 @@ async def test_scans_after_the_ca_file_changes_trust_the_new_ca(tmp_path: Any) -
         out = await HttpHeaders(ca_bundle=str(bundle), resolve=second.resolve).fetch(second.target)
         # with the first CA's context the certificate would fail: invalid-cert, not missing
         assert results(out)["strict-transport-security"] == ("hsts-not-implemented", -20)
+
+
+@pytest.mark.parametrize(
+    ("host", "domain"),
+    [
+        ("shop.example.co.uk", "example.co.uk"),  # a two-label public suffix
+        ("www.mozilla.org", "mozilla.org"),
+        ("foo.github.io", "github.io"),  # ICANN section only, as tldts's parse() by default
+        ("cdn.other.test", "other.test"),  # an unknown TLD counts as a public suffix
+        ("WWW.Site.Test.", "site.test"),
+        ("localhost", None),  # a single label has no registrable domain
+        ("192.0.2.1", None),  # nor has an address
+        ("[::1]", None),
+        (None, None),
+    ],
+)
+def test_registrable_domain(host: str | None, domain: str | None) -> None:
+    """Registrable domains by the Public Suffix List's ICANN section, offline."""
+    from intgkit.integrations.http_headers._domains import registrable_domain
+
+    assert registrable_domain(host) == domain
+
+
+@pytest.mark.parametrize(
+    ("attribute", "reflected"),
+    [
+        ("HTTPS://CDN.Other.Test/X.js", "https://cdn.other.test/X.js"),  # scheme and host lower-cased
+        ("https:cdn.other.test/x.js", "https://cdn.other.test/x.js"),  # a special scheme gets its //
+        ("https://cdn.other.test", "https://cdn.other.test/"),  # an empty path serialises as /
+        ("  https://cdn.other.test/x.js ", "https://cdn.other.test/x.js"),  # outer spaces stripped
+        ("//cdn.other.test/x.js", "//cdn.other.test/x.js"),  # relative: kept as written
+        ("/static/app.js", "/static/app.js"),
+        ("data:text/javascript,1", "data:text/javascript,1"),
+    ],
+)
+def test_script_src_is_reflected_as_jsdom_does(attribute: str, reflected: str) -> None:
+    """script.src without a document URL: absolute URLs serialised by the URL standard, others as written."""
+    from intgkit.integrations.http_headers._sri import script_src
+
+    assert script_src(attribute) == reflected
+
+
+async def test_sri_upper_case_external_url_is_external_and_secure() -> None:
+    """An upper-case HTTPS URL on another domain is external and secure: -5 without SRI."""
+    body = '<script src="HTTPS://CDN.OTHER.TEST/x.js"></script>'
+    async with LocalSite(page(body=body)) as site:
+        out = await scan(site)
+    assert results(out)["subresource-integrity"] == (
+        "sri-not-implemented-but-external-scripts-loaded-securely",
+        -5,
+    )

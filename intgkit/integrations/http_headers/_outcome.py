@@ -21,7 +21,7 @@ class Outcome:
 
     @property
     def modifier(self) -> int:
-        return RESULTS[self.result][0]
+        return RESULTS[self.result].modifier
 
 
 def worse(new: str, old: str | None, order: Sequence[str]) -> str:
