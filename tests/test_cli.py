@@ -371,3 +371,24 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
     frames = intgkit.read_csv(tmp_path / "demo")
     assert set(frames["summary"]["status"]) == {"ok"} and len(frames["findings"]) > 20
     assert "shop.site.test" in (tmp_path / "demo.html").read_text(encoding="utf-8")
+
+
+def test_findings_view_shows_explanations_when_wide_and_counts_every_status() -> None:
+    """3: at 160 columns the explanation column appears (not at 100); the status line counts
+    every status of the Status enum, whichever exist."""
+    from intgkit._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+    from intgkit.cli import print_findings_view
+
+    row = {"target": "a.example", "check": "hsts", "passed": False, "severity": "high",
+           "observed": "max-age=60", "explanation": "Browsers may use plain HTTP."}  # fmt: skip
+    results = IntegrationResults(
+        [IntegrationResult("audit", "a.example", Status.OK, (IntegrationSection("findings", (row,)),))]
+        + [IntegrationResult("other", f"t{i}", s) for i, s in enumerate(Status)]
+    )
+    wide, narrow = io.StringIO(), io.StringIO()
+    print_findings_view(results, wide, width=160)
+    print_findings_view(results, narrow, width=100)
+    assert "explanation" in wide.getvalue().splitlines()[1] and "plain HTTP" in wide.getvalue()
+    assert "explanation" not in narrow.getvalue() and "plain HTTP" not in narrow.getvalue()
+    counts = ", ".join(f"{2 if s is Status.OK else 1} {s.value}" for s in Status)
+    assert wide.getvalue().splitlines()[-1] == f"{len(Status) + 1} results: {counts}; 1 failed check: 1 high"
