@@ -502,9 +502,14 @@ kernel's own event loop, so the notebook stays responsive and **Cancel** works.
 Everything you can click can also be driven from code, which is what this notebook does (so it
 can run unattended and be checked by nbval). Needs the `widgets` extra:
 `pip install "intgkit[widgets]"`.
+
+A notebook must be trusted for its stored widgets to show: opened from disk, the panel below
+shows as text (`IntegrationPanel(children=...)`) until you run the cells (Run All) or trust
+the notebook (File › Trust Notebook); running them builds a live panel.
 """),
     code("""
 import asyncio
+import re
 
 import intgkit
 from intgkit.widgets import IntegrationPanel
@@ -543,9 +548,10 @@ registry.names()
 ## Build it and show it
 
 Configured integrations start ticked; `CRM` is greyed out because `CRM_API_TOKEN` is not set,
-and its row says so. (In a notebook the panel shows as widgets: checkboxes, the targets box,
-timeout and concurrency, Run / Cancel / Reset breakers, a progress bar, the live status table,
-and an output area with the result frames.)
+and its row says so. (In a notebook the panel shows as widgets: a message line for the newest
+error or confirmation, checkboxes, the targets box, timeout and concurrency, Run / Cancel /
+Reset breakers, a progress bar with the elapsed time, and a tab per view of the run: the live
+**Status** table, the **Results** frames, and the **Findings** grouped by severity.)
 """),
     code("""
 import os
@@ -592,8 +598,9 @@ panel.results.to_frame().drop(columns=["started_at", "duration_s", "queued_s"]) 
 panel.results.to_frame("rates")
 """),
     md("""
-The panel's own output area shows the same frames: its **Show** drop-down lists the summary
-and every section of the run.
+The panel's **Results** tab shows the same frames: its **Show** drop-down lists the summary
+(the columns needed at a glance; tick **all columns** for the whole frame) and every section
+of the run.
 """),
     code("""
 print("Show:", list(panel.picker.options))
@@ -624,25 +631,44 @@ print("slow_archive breaker:", runner.breakers["slow_archive"].state)
     code("""
 panel.reset_button.click()
 print("slow_archive breaker:", runner.breakers["slow_archive"].state)
+print(re.sub(r"\\d\\d:\\d\\d:\\d\\d", "HH:MM:SS", panel.last_message))  # the time of day varies
+"""),
+    md("""
+## Cancel
+
+**Cancel** stops a run midway. Calls that had finished keep their results; every call the
+cancellation stopped ends as `cancelled` (never counted on a breaker), and the table stops
+saying "running" at once. Here the slow archive gets a 30 s timeout, so it is still running
+when Cancel is pressed half a second in:
+"""),
+    code("""
+panel.timeout_box.value = "30"
+panel.run_button.click()
+await asyncio.sleep(0.5)
+panel.cancel_button.click()
+results = await panel.run_task
+print("progress:", panel.progress_label.value)
+print(results.counts())
+print("slow_archive breaker:", runner.breakers["slow_archive"].state, "| fails:", runner.breakers["slow_archive"].fail_counter)
+panel.timeout_box.value = ""
 """),
     md("""
 ## Mistakes are shown in the panel, not raised
 
-A bad value in a control does not start a run; the panel writes what is wrong into its output
-area:
+A bad value in a control does not start a run; the panel's message line, at the top, says what
+is wrong (the newest message replaces the previous one):
 """),
     code("""
 panel.timeout_box.value = "soon"
 panel.run_button.click()
 print("started a run:", panel.running)
-print(panel.output.outputs[-1]["text"])
+print(panel.last_message)
 panel.timeout_box.value = ""
 """),
     md("""
-`panel.close()` closes every widget of the panel and stops its timers.
-"""),
-    code("""
-panel.close()
+The panel above is still live: press its buttons. When you are done with it, `panel.close()`
+closes every widget of the panel and stops its timers (not run here, so Run All leaves a
+working panel).
 """),
 )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
 import subprocess
 import sys
 import textwrap
@@ -64,8 +66,9 @@ def add_slow(registry: intgkit.IntegrationRegistry, seconds: float = 5.0, timeou
         return {"rows": []}
 
 
-def stderr_text(panel: IntegrationPanel) -> str:
-    return "".join(o.get("text", "") for o in panel.output.outputs if o.get("name") == "stderr")
+def message_text(panel: IntegrationPanel) -> str:
+    """The panel's message line (the newest error or confirmation), as HTML-unescaped text."""
+    return html.unescape(panel.message.value)
 
 
 def test_checkboxes_follow_the_registry(registry: intgkit.IntegrationRegistry) -> None:
@@ -94,7 +97,10 @@ def test_unconfigured_integration_is_disabled_and_names_missing_settings(
     assert box.disabled
     assert not box.value
     html = "".join(
-        c.value for row in panel.children[1].children for c in row.children if isinstance(c, ipywidgets.HTML)
+        c.value
+        for row in panel.integrations_box.children
+        for c in row.children
+        if isinstance(c, ipywidgets.HTML)
     )
     assert "not configured" in html
     assert "INTGKIT_TEST_TOKEN" in html
@@ -111,7 +117,7 @@ def test_select_none_then_run_shows_an_error(registry: intgkit.IntegrationRegist
     panel = IntegrationPanel(make_runner(registry))
     panel.select_none_button.click()
     panel.run_button.click()
-    assert "no integration is selected" in stderr_text(panel)
+    assert "no integration is selected" in message_text(panel)
     assert not panel.run_button.disabled
     assert panel.run_task is None
 
@@ -124,8 +130,8 @@ def test_bad_timeout_is_shown_as_an_error(registry: intgkit.IntegrationRegistry,
     panel = IntegrationPanel(runner)
     panel.timeout_box.value = bad
     panel.run_button.click()
-    assert "UsageError" in stderr_text(panel)
-    assert "timeout" in stderr_text(panel)
+    assert "UsageError" in message_text(panel)
+    assert "timeout" in message_text(panel)
     assert runner.last_results is None
     assert not panel.run_button.disabled
 
@@ -136,11 +142,11 @@ def test_bad_concurrency_and_duplicate_targets_are_shown(registry: intgkit.Integ
     panel = IntegrationPanel(make_runner(registry))
     panel.concurrency_box.value = 0
     panel.run_button.click()
-    assert "max concurrency" in stderr_text(panel)
+    assert "max concurrency" in message_text(panel)
     panel.concurrency_box.value = 4
     panel.targets_box.value = "a.example\na.example\n"
     panel.run_button.click()
-    assert "listed twice" in stderr_text(panel)
+    assert "listed twice" in message_text(panel)
 
 
 async def test_run_fills_results_status_and_progress(registry: intgkit.IntegrationRegistry) -> None:
@@ -202,7 +208,7 @@ async def test_failing_integration_trips_its_breaker(
         await panel.run_task  # type: ignore[misc]
     html = panel.status.value
     assert "open</span>" in html
-    assert "<td style='text-align:right'>2</td>" in html  # fail counter
+    assert "<td class='num'>2</td>" in html  # fail counter
     assert "60 s" in html
     assert "12:01:00 UTC" in html  # when the probe is due, on the injected clock
     clock.now += timedelta(seconds=45)
@@ -219,7 +225,7 @@ async def test_open_breaker_countdown_keeps_moving_after_the_run(
     registry: intgkit.IntegrationRegistry, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After a run that left a breaker open, the table refreshes its countdown by itself."""
-    monkeypatch.setattr("intgkit.widgets.TICK_S", 0.01)
+    monkeypatch.setattr("intgkit.widgets._panel.TICK_S", 0.01)
     add_failing(registry)
     panel = IntegrationPanel(make_runner(registry, clock, fail_max=1, reset_timeout=60))
     panel.run_button.click()
@@ -264,7 +270,7 @@ async def test_slow_integration_times_out_and_is_counted(registry: intgkit.Integ
     row = next(r for r in panel.status.value.split("<tr>") if ">Slow<" in r)
     assert ">timeout<" in row
     # calls 2/2, then the timeout count 2
-    assert "<td style='text-align:right'>2/2</td><td style='text-align:right'>2</td>" in row
+    assert "<td class='num'>2/2</td><td class='num'>2</td>" in row
     assert panel.progress.bar_style == "warning"
 
 
@@ -296,14 +302,14 @@ async def test_cancel_keeps_finished_results_and_reenables_run(
     results = await task
     assert results is runner.last_results
     assert panel.results is runner.last_results
-    assert [(r.integration, r.status.value, r.error_type) for r in panel.results] == [
-        ("good", "ok", None),
-        ("slow", "error", "CancelledError"),
-    ]
+    assert [(r.integration, r.status.value) for r in panel.results] == [("good", "ok"), ("slow", "cancelled")]
     assert not panel.run_button.disabled
     assert panel.cancel_button.disabled
-    assert panel.progress_label.value.startswith("cancelled: 1/2")
+    assert panel.progress_label.value == "cancelled: 1/2 done (1 ok, 1 cancelled)"
     assert runner.breakers["slow"].fail_counter == 0  # a cancel is not a failure
+    slow_row = next(r for r in panel.status.value.split("<tr>") if ">Slow<" in r)
+    assert "running" not in panel.status.value  # the run has ended: nothing is running
+    assert ">cancelled<" in slow_row and "(1 cancelled)" in slow_row
 
 
 async def test_error_text_is_escaped_in_the_status_table(registry: intgkit.IntegrationRegistry) -> None:
@@ -386,3 +392,105 @@ def test_missing_ipywidgets_names_the_extra() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert 'pip install "intgkit[widgets]"' in out
+
+
+async def test_reset_confirms_and_clears_stale_last_results(
+    registry: intgkit.IntegrationRegistry, clock: Clock
+) -> None:
+    """Reset breakers says when it happened and forgets the circuit_open/error cells it made stale."""
+    add_failing(registry, message="refused by upstream")
+    runner = make_runner(registry, clock, fail_max=1)
+    panel = IntegrationPanel(runner)
+    for _ in range(2):
+        panel.run_button.click()
+        await panel.run_task  # type: ignore[misc]
+    assert ">circuit_open<" in panel.status.value
+    panel.reset_button.click()
+    assert re.search(r"breakers reset at \d\d:\d\d:\d\d UTC", message_text(panel))
+    assert ">circuit_open<" not in panel.status.value
+    assert "refused by upstream" not in panel.status.value
+
+
+def test_newest_error_replaces_the_previous_one(registry: intgkit.IntegrationRegistry) -> None:
+    """Errors show at the top, one at a time: a new mistake replaces the old message."""
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry))
+    panel.timeout_box.value = "soon"
+    panel.run_button.click()
+    assert "timeout must be a number" in message_text(panel)
+    panel.timeout_box.value = ""
+    panel.concurrency_box.value = 0
+    panel.run_button.click()
+    assert "max concurrency" in message_text(panel)
+    assert "timeout must be a number" not in message_text(panel)
+    assert panel.children.index(panel.message) < panel.children.index(panel.tabs)
+
+
+async def test_elapsed_time_is_shown_beside_the_progress(registry: intgkit.IntegrationRegistry) -> None:
+    """The elapsed time of the run is shown next to the count and stops when the run ends."""
+    add_slow(registry, seconds=0.3, timeout=5)
+    panel = IntegrationPanel(make_runner(registry))
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    match = re.fullmatch(r"(\d+\.\d) s", panel.elapsed.value)
+    assert match is not None and float(match.group(1)) >= 0.3
+    first = panel.elapsed.value
+    await asyncio.sleep(0.2)
+    panel._render_status()
+    assert panel.elapsed.value == first  # frozen once the run has ended
+
+
+async def test_compact_summary_and_the_full_frame_one_click_away(
+    registry: intgkit.IntegrationRegistry,
+) -> None:
+    """The results tab shows the columns needed at a glance; 'all columns' shows the whole frame."""
+    add_failing(registry, message="x" * 500)
+    panel = IntegrationPanel(make_runner(registry, fail_max=10))
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    (shown,) = panel.output.outputs
+    compact = shown["data"]["text/html"]
+    assert "started_at" not in compact and "queued_s" not in compact and ">error<" in compact
+    panel.full_frame.value = True
+    (shown,) = panel.output.outputs
+    assert "started_at" in shown["data"]["text/html"] and "queued_s" in shown["data"]["text/html"]
+
+
+async def test_findings_view_groups_failed_checks_by_severity(
+    registry: intgkit.IntegrationRegistry,
+) -> None:
+    """The findings tab lists failed checks most severe first, filters by severity, escapes text."""
+
+    @intgkit.integration(name="audit", registry=registry)
+    async def _audit(target: str | None) -> dict[str, list[dict[str, object]]]:
+        row = {"target": target, "integration": "audit", "observed": "<img src=x>", "explanation": "why"}
+        return {
+            "findings": [
+                {**row, "check": "low-one", "severity": "low", "passed": False},
+                {**row, "check": "high-one", "severity": "high", "passed": False},
+                {**row, "check": "passed-one", "severity": "critical", "passed": True},
+            ]
+        }
+
+    panel = IntegrationPanel(make_runner(registry), targets=["a.example"])
+    assert "No run yet" in panel.findings.value
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    html_text = panel.findings.value
+    assert html_text.index("high (1)") < html_text.index("low (1)")
+    assert "passed-one" not in html_text
+    assert "<img" not in html_text and "&lt;img src=x&gt;" in html_text
+    panel.severity.value = "medium"
+    assert "high-one" in panel.findings.value and "low-one" not in panel.findings.value
+    panel.severity.value = "critical"
+    assert "No failed check at severity critical" in panel.findings.value
+
+
+def test_panel_text_colours_follow_the_theme(registry: intgkit.IntegrationRegistry) -> None:
+    """Names and the 'updated' line take JupyterLab's theme colours, not fixed greys."""
+    add_ok(registry)
+    panel = IntegrationPanel(make_runner(registry))
+    css = panel.children[0].value
+    assert "var(--jp-ui-font-color1" in css and "var(--jp-ui-font-color2" in css
+    table = panel.status.value.split("</style>", 1)[1]
+    assert "#57606a" not in table and "color:#" not in table.replace("color:#fff", "")

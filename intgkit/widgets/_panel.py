@@ -1,71 +1,54 @@
-"""IntegrationPanel: pick integrations and targets, run them, and watch results and breakers live.
+"""IntegrationPanel: pick integrations and targets, run them, and watch the run's whole story.
 
 Composed the way ipywidgets composes its own ``interactive``: a VBox subclass whose children
-are assigned once, controls wired with ``observe(..., names="value")`` and ``on_click``, one
-Output for results and errors, and the Run button disabled while a run is in flight and
-re-enabled in ``finally``, so an exception is shown and never lost.
+are assigned once, controls wired with ``observe(..., names="value")`` and ``on_click``, and the
+Run button disabled while a run is in flight and re-enabled in ``finally``, so an exception is
+shown and never lost. The newest error (or confirmation) is shown in one message line at the
+top of the panel, replacing the previous one, where a reader looks first.
+
+Below the controls, a tab per view of the run (status, results, findings), each rendered by a
+module of its own, so the panel is the place where the run's story is told without being one
+growing class.
 
 The run is a task on the kernel's own event loop (``await runner.arun`` with its ``on_result``
 callback), not the sync door: the notebook stays responsive, Cancel works, and the status table
 updates as each result arrives. Outside a running loop (a plain script) Run falls back to
 ``asyncio.run``. Output is written with ``append_*`` and ``outputs = ()``, never ``with out:``,
 which captures nothing outside a kernel and leaks into the cell's stdout under nbval.
-
-Only this module imports ipywidgets; ``import intgkit`` never does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from ._errors import MissingExtraError, UsageError
-from ._html import BREAKER_COLOURS, STATUS_COLOURS, badge
-from ._integration import validate_timeout
-from ._models import IntegrationResult, IntegrationResults, Status
-from ._runner import IntegrationRunner
+import ipywidgets as w
 
-try:
-    import ipywidgets as w
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
-    raise MissingExtraError("ipywidgets", "widgets", "intgkit.widgets.IntegrationPanel") from exc
+from .._errors import UsageError
+from .._html import STATUS_COLOURS
+from .._integration import validate_timeout
+from .._models import IntegrationResult, IntegrationResults, Status
+from .._runner import IntegrationRunner
+from ._findings_view import SEVERITY_CHOICES, findings_html
+from ._results_view import SUMMARY, frame_for
+from ._status_view import Row, cut, status_table
+from ._style import PANEL_CLASS, PANEL_CSS, muted
 
-__all__ = ["IntegrationPanel"]
+__all__ = ["RENDER_INTERVAL_S", "TICK_S", "IntegrationPanel"]
 
 #: Status-table and progress updates are sent at most this often (one comm message each), so a
 #: run of thousands of calls does not flood the browser; the last update is never dropped.
 RENDER_INTERVAL_S = 0.1
-#: How often an open breaker's countdown is refreshed after a run, while one is counting down.
+#: How often the elapsed time (during a run) and an open breaker's countdown (after it) move.
 TICK_S = 1.0
-#: Error texts in the status table are cut here; the full text is in the cell's tooltip.
-MAX_ERROR_CHARS = 120
-SUMMARY = "summary"
-
-_TABLE_CSS = (
-    ".intgkit-status-table td, .intgkit-status-table th {padding: 1px 8px; white-space: nowrap}"
-    " .intgkit-status-table td.error {white-space: normal; min-width: 20em}"
-)
-_STATE_RANK = {"closed": 0, "half-open": 1, "open": 2}
-
-
-@dataclass(slots=True)
-class _Row:
-    """What the status table shows of one integration in the current run."""
-
-    selected: bool = False
-    total: int = 0
-    done: int = 0
-    timeouts: int = 0
-    last_status: Status | None = None
-    last_duration: float | None = None
-    last_error: str | None = None
+#: The tabs, in order; ``panel.tabs.selected_index`` follows this order.
+VIEWS = ("Status", "Results", "Findings")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +74,9 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         results: the IntegrationResults of the last run (None before the first), for later cells.
         run_task: the asyncio.Task of the current or last run; ``await panel.run_task`` waits
             for it (None when no run was started on a running loop).
+        message: the newest error or confirmation (HTML), at the top of the panel.
+        last_message: the same as plain text ("" when there is none).
+        tabs: the views of the run: status, results, findings.
     """
 
     def __init__(self, runner: IntegrationRunner, targets: Iterable[str] | None = None) -> None:
@@ -100,11 +86,13 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.results: IntegrationResults | None = None
         self.run_task: asyncio.Task[IntegrationResults | None] | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._rows: dict[str, _Row] = {}
+        self._rows: dict[str, Row] = {}
         self._last_render = 0.0
         self._render_pending: asyncio.TimerHandle | None = None
         self._updating_picker = False
-        self._live = False  # a run is feeding the table (the task is still running in its finally)
+        self._live = False  # a run is feeding the table
+        self._started = 0.0  # time.monotonic() when the current run started
+        self._ended: float | None = None
 
         registry = runner.registry
         self.checkboxes: dict[str, w.Checkbox] = {}
@@ -122,44 +110,71 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
                 layout=w.Layout(width="auto"),
             )
             self.checkboxes[name] = box
-            self._rows[name] = _Row()
+            self._rows[name] = Row()
             note = (
-                f"<span style='color:{STATUS_COLOURS[Status.NOT_CONFIGURED]}'>not configured: set "
-                f"{escape(', '.join(missing))}</span>"
+                f"<span class='intgkit-muted'>not configured: set {escape(', '.join(missing))}</span>"
                 if missing
-                else f"<code style='color:#57606a'>{escape(name)}</code>"
+                else f"<code class='intgkit-name'>{escape(name)}</code>"
             )
             rows.append(w.HBox([box, w.HTML(note)]))
+        self.integrations_box = w.VBox(rows)
         self.select_all_button = w.Button(description="All", tooltip="select every configured integration")
         self.select_none_button = w.Button(description="None", tooltip="select no integration")
         self.targets_box = w.Textarea(
             value="\n".join(targets or ()),
             placeholder="one target per line (empty: no target)",
             description="Targets",
-            layout=w.Layout(width="40em", height="6em"),
+            layout=w.Layout(width="100%", max_width="40em", height="6em"),
         )
         self.timeout_box = w.Text(
             value="",
             placeholder=_timeout_placeholder(runner.timeout),
             description="Timeout (s)",
             style={"description_width": "initial"},
+            layout=w.Layout(width="auto"),
             tooltip="seconds per call; empty keeps the runner's and integrations' own; 'none' for no limit",
         )
         self.concurrency_box = w.IntText(
             value=runner.max_concurrency,
             description="Max concurrency",
             style={"description_width": "initial"},
+            layout=w.Layout(width="auto"),
         )
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True)
         self.reset_button = w.Button(description="Reset breakers", icon="refresh")
         self.progress = w.IntProgress(value=0, min=0, max=1, description="Progress")
         self.progress_label = w.Label(value="")
+        self.progress_label.add_class("intgkit-progress-label")
+        self.elapsed = w.Label(value="")
+        self.elapsed.add_class("intgkit-elapsed")
+        self.message = w.HTML(value="")
+        #: the newest message as plain text ("" when none), for code and tests
+        self.last_message = ""
+        self.message.add_class("intgkit-message-box")
+        # views
         self.status = w.HTML(value="")
         self.status.add_class("intgkit-status")
         self.picker = w.Dropdown(options=[SUMMARY], value=SUMMARY, description="Show", disabled=True)
-        self.output = w.Output()
+        self.full_frame = w.Checkbox(
+            value=False, description="all columns", indent=False, layout=w.Layout(width="auto")
+        )
+        self.output = w.Output(layout=w.Layout(max_width="100%", overflow="auto"))
         self.output.add_class("intgkit-output")
+        self.severity = w.Dropdown(
+            options=list(SEVERITY_CHOICES), value="info", description="At least", disabled=False
+        )
+        self.findings = w.HTML(value=findings_html(None, "info"))
+        self.findings.add_class("intgkit-findings")
+        self.tabs = w.Tab(
+            children=[
+                self.status,
+                w.VBox([w.HBox([self.picker, self.full_frame]), self.output]),
+                w.VBox([self.severity, self.findings]),
+            ]
+        )
+        for i, title in enumerate(VIEWS):
+            self.tabs.set_title(i, title)
 
         self.select_all_button.on_click(self._select_all)
         self.select_none_button.on_click(self._select_none)
@@ -167,21 +182,25 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.cancel_button.on_click(self._on_cancel)
         self.reset_button.on_click(self._on_reset)
         self.picker.observe(self._on_pick, names="value")
+        self.full_frame.observe(self._on_pick, names="value")
+        self.severity.observe(self._on_severity, names="value")
 
         super().__init__(
             children=[
+                w.HTML(PANEL_CSS),
+                self.message,
                 w.HTML("<strong>Integrations</strong>"),
-                w.VBox(rows),
+                self.integrations_box,
                 w.HBox([self.select_all_button, self.select_none_button]),
                 self.targets_box,
-                w.HBox([self.timeout_box, self.concurrency_box]),
+                w.HBox([self.timeout_box, self.concurrency_box], layout=w.Layout(flex_flow="row wrap")),
                 w.HBox([self.run_button, self.cancel_button, self.reset_button]),
-                w.HBox([self.progress, self.progress_label]),
-                self.status,
-                self.picker,
-                self.output,
-            ]
+                w.HBox([self.progress, self.progress_label, self.elapsed]),
+                self.tabs,
+            ],
+            layout=w.Layout(max_width="100%"),
         )
+        self.add_class(PANEL_CLASS)
         self._render_status()
 
     # -- selection -----------------------------------------------------------------------------
@@ -251,18 +270,23 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             asyncio.run(coro)
             return
         self.run_task = loop.create_task(coro)
+        self._ensure_ticker()
 
     def _start(self, params: _Params) -> None:
         """Reset the per-run state the table and progress bar show."""
         per_integration = params.calls // len(params.names)
         for name in self._rows:
             chosen = name in params.names
-            self._rows[name] = _Row(selected=chosen, total=per_integration if chosen else 0)
+            self._rows[name] = Row(selected=chosen, total=per_integration if chosen else 0)
         self.progress.max = max(params.calls, 1)
         self.progress.value = 0
         self.progress.bar_style = "info"
         self.progress_label.value = f"0/{params.calls}"
+        self.message.value = ""
+        self.last_message = ""
         self.output.outputs = ()
+        self._started = time.monotonic()
+        self._ended = None
         self._live = True
         self._render_status()
 
@@ -283,10 +307,11 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             # cancelled) in last_results. The panel has handled it, so the task ends normally.
             cancelled = True
             results = self.runner.last_results
-        except Exception as exc:  # noqa: BLE001 - shown in the output, never lost
+        except Exception as exc:  # noqa: BLE001 - shown in the message line, never lost
             self._show_error(exc)
         finally:
             self._live = False
+            self._ended = time.monotonic()
             self.run_button.disabled = False
             self.cancel_button.disabled = True
             try:
@@ -304,7 +329,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
     def _on_result(self, result: IntegrationResult) -> None:
         """Called by the runner as each call completes (on the loop, in completion order)."""
         row = self._rows.get(result.integration)
-        if row is not None:
+        if row is not None and result.status is not Status.CANCELLED:
             row.done += 1
             row.timeouts += result.status is Status.TIMEOUT
             row.last_status = result.status
@@ -314,12 +339,25 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self._render_soon()
 
     def _finish(self, results: IntegrationResults, cancelled: bool) -> None:
-        done = sum(r.started_at is not None for r in results)
-        counts = ", ".join(f"{n} {s}" for s, n in results.counts().items() if n)
+        """Settle every row from the run's final results, so no row says "running" any more."""
+        for row in self._rows.values():
+            row.done = row.timeouts = row.cancelled = 0
+        for r in results:
+            settled = self._rows.get(r.integration)
+            if settled is None:
+                continue
+            if r.status is Status.CANCELLED:
+                settled.cancelled += 1
+            else:
+                settled.done += 1
+                settled.timeouts += r.status is Status.TIMEOUT
+        counts = results.counts()
+        done = len(results) - counts.get(Status.CANCELLED.value, 0)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         self.progress.value = done
         self.progress.bar_style = "warning" if cancelled or results.failed else "success"
         self.progress_label.value = (
-            f"{'cancelled: ' if cancelled else ''}{done}/{len(results)} done ({counts})"
+            f"{'cancelled: ' if cancelled else ''}{done}/{len(results)} done ({summary})"
         )
         self._render_status()
         self._updating_picker = True
@@ -329,8 +367,8 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             self.picker.disabled = False
         finally:
             self._updating_picker = False
-        self._live = False  # a run is feeding the table (the task is still running in its finally)
         self._show_frame(SUMMARY)
+        self._render_findings()
 
     def _on_cancel(self, _button: Any = None) -> None:
         if self.run_task is not None and not self.run_task.done():
@@ -341,31 +379,61 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             self.runner.breakers.reset()
         except Exception as exc:  # noqa: BLE001 - shown, never lost
             self._show_error(exc)
+            return
+        for row in self._rows.values():
+            row.clear_last()  # the last results explained breakers that are now closed
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        self._show_message(f"breakers reset at {stamp} UTC", kind="info")
         self._render_status()
 
     # -- output --------------------------------------------------------------------------------
-    def _on_pick(self, change: dict[str, Any]) -> None:
+    def _on_pick(self, _change: dict[str, Any]) -> None:
         if not self._updating_picker:
-            self._show_frame(change["new"])
+            self._show_frame(self.picker.value)
 
     def _show_frame(self, which: str) -> None:
         self.output.outputs = ()
         if self.results is None:
             return
         try:
-            frame = self.results.to_frame(None if which == SUMMARY else which)
+            frame = frame_for(self.results, which, full=self.full_frame.value)
         except Exception as exc:  # noqa: BLE001 - e.g. a section whose rows do not tabulate
             self._show_error(exc)
             return
         self.output.append_display_data(frame)
 
+    def _on_severity(self, _change: dict[str, Any]) -> None:
+        self._render_findings()
+
+    def _render_findings(self) -> None:
+        try:
+            self.findings.value = findings_html(self.results, self.severity.value)
+        except Exception as exc:  # noqa: BLE001 - shown, never lost
+            self._show_error(exc)
+
     def _show_error(self, exc: BaseException) -> None:
-        """Put an exception in the output: the message for usage errors, else the traceback."""
+        """Show an exception at the top: the message for usage errors, else the traceback's last line.
+
+        The whole traceback is one click away, in a <details> under the message.
+        """
         if isinstance(exc, UsageError):
-            text = f"{type(exc).__name__}: {exc}\n"
-        else:
-            text = "".join(traceback.format_exception(exc))
-        self.output.append_stderr(text)
+            self._show_message(f"{type(exc).__name__}: {exc}", kind="error")
+            return
+        text = "".join(traceback.format_exception(exc))
+        self._show_message(f"{type(exc).__name__}: {exc}", kind="error", details=text)
+
+    def _show_message(self, text: str, *, kind: str, details: str | None = None) -> None:
+        """Replace the message line (newest first: an old error never hides a new one)."""
+        self.last_message = text
+        colour = STATUS_COLOURS[Status.ERROR] if kind == "error" else STATUS_COLOURS[Status.OK]
+        body = f"<span style='color:{colour};font-weight:bold'>{'error' if kind == 'error' else 'ok'}</span> "
+        body += f"<span title='{escape(text, quote=True)}'>{escape(cut(text, 300))}</span>"
+        if details:
+            body += (
+                f"<details><summary style='color:{muted}'>traceback</summary>"
+                f"<pre>{escape(details)}</pre></details>"
+            )
+        self.message.value = f"<div class='intgkit-message {kind}'>{body}</div>"
 
     # -- the status table ----------------------------------------------------------------------
     def _render_soon(self) -> None:
@@ -387,13 +455,21 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self._last_render = time.monotonic()
         if self._live:
             self.progress_label.value = f"{self.progress.value}/{self.progress.max}"
-        self.status.value = _status_table(self.runner, self._rows, self._titles)
+        if self._started:
+            end = self._ended if self._ended is not None else time.monotonic()
+            self.elapsed.value = f"{end - self._started:.1f} s"
+        self.status.value = status_table(self.runner.breakers, self._rows, self._titles, live=self._live)
+
+    def _ticking(self) -> bool:
+        return self.running or any(
+            b.state != "closed" and b.seconds_until_probe() > 0 for b in self.runner.breakers
+        )
 
     def _ensure_ticker(self) -> None:
-        """Keep an open breaker's countdown moving after a run, while the kernel loop runs."""
+        """Keep the elapsed time and an open breaker's countdown moving, while the kernel loop runs."""
         if self._ticker is not None and not self._ticker.done():
             return
-        if not any(b.state != "closed" and b.seconds_until_probe() > 0 for b in self.runner.breakers):
+        if not self._ticking():
             return
         try:
             loop = asyncio.get_running_loop()
@@ -402,10 +478,9 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self._ticker = loop.create_task(self._tick())
 
     async def _tick(self) -> None:
-        while any(b.state != "closed" and b.seconds_until_probe() > 0 for b in self.runner.breakers):
+        while self._ticking():
             await asyncio.sleep(TICK_S)
-            if not self.running:  # a run renders by itself
-                self._render_status()
+            self._render_status()
         self._render_status()
 
     def close(self) -> None:
@@ -433,66 +508,3 @@ def _descendants(box: Any) -> list[Any]:
 
 def _timeout_placeholder(timeout: float | None) -> str:
     return f"default ({timeout:g} s)" if timeout is not None else "default (no limit)"
-
-
-def _status_table(runner: IntegrationRunner, rows: dict[str, _Row], titles: dict[str, str]) -> str:
-    """The live table: per integration its breaker, fail counter, countdown and last result.
-
-    An integration with per-target breakers shows its worst breaker, and how many are open.
-    """
-    breakers: dict[str, list[Any]] = {}
-    for b in runner.breakers:
-        breakers.setdefault(b.key[0], []).append(b)
-    now = runner.breakers.clock()
-    body = []
-    for name, row in rows.items():
-        group = breakers.get(name, [])
-        if group:
-            worst = max(group, key=lambda b: (_STATE_RANK.get(b.state, 0), b.fail_counter))
-            state = worst.state
-            fails = max(b.fail_counter for b in group)
-            opened = [b for b in group if b.state != "closed"]
-            wait = min((b.seconds_until_probe() for b in opened), default=0.0)
-            state_cell = badge(state, BREAKER_COLOURS.get(state, "#6e7781"))
-            if len(group) > 1:
-                state_cell += f" <small>{len(opened)}/{len(group)} not closed</small>"
-        else:
-            state, fails, wait, opened = "closed", 0, 0.0, []
-            state_cell = badge("closed", BREAKER_COLOURS["closed"])
-        if not opened:
-            probe = ""
-        elif wait > 0:
-            due = (now + timedelta(seconds=wait)).astimezone(UTC).strftime("%H:%M:%S")
-            probe = f"{math.ceil(wait)} s <small>({due} UTC)</small>"
-        else:
-            probe = "probe due"
-        if row.last_status is not None:
-            status_cell = badge(row.last_status.value, STATUS_COLOURS[row.last_status])
-        elif row.selected:
-            status_cell = "<em>running…</em>" if row.done < row.total else ""
-        else:
-            status_cell = ""
-        duration = (
-            f"{row.last_duration:.2f} s"
-            if row.last_duration is not None and not math.isnan(row.last_duration)
-            else ""
-        )
-        calls = f"{row.done}/{row.total}" if row.selected else ""
-        error = row.last_error or ""
-        short = error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
-        body.append(
-            f"<tr><td title='{escape(name, quote=True)}'>{escape(titles.get(name, name))}</td>"
-            f"<td>{state_cell}</td><td style='text-align:right'>{fails}</td><td>{probe}</td>"
-            f"<td>{status_cell}</td><td style='text-align:right'>{duration}</td>"
-            f"<td style='text-align:right'>{calls}</td><td style='text-align:right'>{row.timeouts}</td>"
-            f"<td class='error' title='{escape(error, quote=True)}'>{escape(short)}</td></tr>"
-        )
-    stamp = datetime.now(UTC).strftime("%H:%M:%S")
-    return (
-        f"<style>{_TABLE_CSS}</style><table class='intgkit-status-table'>"
-        "<thead><tr><th>integration</th><th>breaker</th>"
-        "<th>fails</th><th>probe in</th><th>last status</th><th>last duration</th><th>calls</th>"
-        "<th>timeouts</th><th>last error</th></tr></thead><tbody>"
-        + "".join(body)
-        + f"</tbody></table><small style='color:#57606a'>updated {stamp} UTC</small>"
-    )
