@@ -239,7 +239,8 @@ def test_panel_runs_and_shows_live_statuses(page: Any, voila_url: str, tmp_path:
     expect(status.get_by_text("timeout", exact=True)).to_be_visible(timeout=30_000)
     expect(run).to_be_enabled(timeout=30_000)
     expect(page.get_by_text("6/6 done")).to_be_visible()
-    # the summary frame of the run is in the output area
+    # the summary frame of the run is in the Results tab
+    page.get_by_role("tab", name="Results").click()
     output = page.locator(".intgkit-output")
     expect(output.get_by_role("columnheader", name="breaker_state")).to_be_visible()
     expect(output.get_by_text("circuit breaker 'flaky_api' is open", exact=False).first).to_be_visible()

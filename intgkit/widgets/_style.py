@@ -23,7 +23,8 @@ PANEL_CSS = f"""
 .{PANEL_CLASS} .intgkit-scroll {{ max-width: 100%; overflow-x: auto; }}
 .{PANEL_CLASS} .widget-html, .{PANEL_CLASS} .widget-html-content {{ max-width: 100%; min-width: 0; }}
 .{PANEL_CLASS} .widget-html-content {{ display: block; }}
-.{PANEL_CLASS} .widget-tab, .{PANEL_CLASS} .widget-tab > .widget-tab-contents {{ max-width: 100%; min-width: 0; }}
+.{PANEL_CLASS} .widget-tab, .{PANEL_CLASS} .widget-tab > .widget-tab-contents {{
+  max-width: 100%; min-width: 0; }}
 .{PANEL_CLASS} .intgkit-muted {{ color: {muted}; }}
 .{PANEL_CLASS} .intgkit-name {{ color: {text}; font-family: var(--jp-code-font-family, monospace); }}
 .{PANEL_CLASS} table.intgkit-table {{ border-collapse: collapse; color: {text}; }}
