@@ -74,7 +74,8 @@ panel
 KERNEL_READY = """() => { const k = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
                           return !!k && k.connectionStatus === 'connected' && k.status === 'idle'; }"""
 CONTRAST = """(el) => {   // WCAG 2.x: text colour blended over the first opaque ancestor background
-  const rgba = (s) => { const v = s.match(/[\\d.]+/g).map(Number); return [v[0], v[1], v[2], v[3] ?? 1]; };
+  const rgba = (s) => { const v = (s.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number);
+                        return [v[0], v[1], v[2], v[3] ?? 1]; };  // "transparent" has no digits
   const lin = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   const lum = (c) => 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
   let bg = [255, 255, 255, 1];
@@ -236,6 +237,9 @@ def test_panel_in_jupyterlab_light_and_dark(lab: str, tmp_path: Path) -> None:
 
             # cancel midway: the slow report is cancelled, and nothing says "running" afterwards
             panel.locator(".widget-checkbox", has_text="Slow report").locator("input").check()
+            # the tick reaches the kernel as a comm message of its own; give it time to land
+            # before Run's click (a user's hand is slower than Playwright's)
+            page.wait_for_timeout(1_000)
             panel.locator(".widget-button", has_text="Run").first.click()
             expect(panel.locator(".intgkit-status-table")).to_contain_text("running", timeout=30_000)
             page.wait_for_timeout(1_000)
@@ -259,7 +263,11 @@ def test_panel_in_jupyterlab_light_and_dark(lab: str, tmp_path: Path) -> None:
                 "window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})"
             )
             page.wait_for_function("document.body.dataset.jpThemeLight === 'false'")
-            page.wait_for_timeout(500)
+            # the theme's stylesheet applies after the flag: wait until the cell background is dark
+            page.wait_for_function(
+                "() => { const v = getComputedStyle(document.querySelector('.jp-Notebook'))"
+                ".backgroundColor.match(/[\\d.]+/g); return !!v && Number(v[0]) < 100; }"
+            )
             contrast |= {
                 "dark name": _contrast(page, ".intgkit-status-table .intgkit-name"),
                 "dark updated": _contrast(page, ".intgkit-updated"),
@@ -271,7 +279,8 @@ def test_panel_in_jupyterlab_light_and_dark(lab: str, tmp_path: Path) -> None:
 
             # notebook 03: Run All leaves a working panel, and says why a stored one may not show
             page.goto(f"{lab}/lab/tree/03_panel.ipynb")
-            expect(page.get_by_text("trusted").first).to_be_visible(timeout=60_000)
+            trust_note = page.locator(".jp-RenderedMarkdown", has_text="must be trusted for its stored")
+            expect(trust_note.first).to_be_visible(timeout=60_000)
             _run_all(page)
             page.wait_for_function(
                 "() => window.jupyterapp.shell.currentWidget.content.widgets"
