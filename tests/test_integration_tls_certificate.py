@@ -754,3 +754,17 @@ async def test_no_common_suite_is_not_mistaken_for_mutual_tls(tmp_path: Path) ->
     assert outcome(out, "cipher_null") == ("cipher-null-offered", False, "critical")
     assert outcome(out, "chain_of_trust")[0] == "chain-of-trust-unknown"
     assert "no cipher suite in common" in checks(out)["chain_of_trust"]["detail"]
+
+
+async def test_old_profile_missed_only_on_certificate_type_is_info() -> None:
+    """TLS 1.0 with old-profile suites on an ECDSA leaf: intermediate missed (medium); old missed
+    only because it wants RSA certificates, which is no weakness (info)."""
+    ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0"
+    async with TlsServer(min_version=TLS10, ciphers=ciphers) as server:
+        out = await audit(server)
+    assert outcome(out, "mozilla_intermediate") == ("mozilla-intermediate-not-met", False, "medium")
+    assert outcome(out, "mozilla_old") == ("mozilla-old-not-met", False, "info")
+    assert json.loads(checks(out)["mozilla_old"]["observed"]) == [
+        "certificate_signatures",
+        "certificate_types",
+    ]

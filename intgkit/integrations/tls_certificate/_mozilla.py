@@ -24,6 +24,8 @@ from typing import Any
 from ._report import Report
 
 PROFILES = ("modern", "intermediate", "old")
+#: issues that only narrow which (old) clients can connect, not how safely: alone, info
+_COMPATIBILITY = frozenset({"certificate_types", "certificate_signatures", "certificate_curves"})
 #: profile -> severity when not met: intermediate is Mozilla's recommendation for most servers
 _SEVERITY = {"modern": "info", "intermediate": "medium", "old": "high"}
 
@@ -104,7 +106,7 @@ def verdicts(r: Report, s: ServerFacts) -> str:
 
     A profile not met while a stricter one is met is only informative: "old" wants RSA
     certificates for clients of 2010, which an ECDSA-only server meeting "intermediate" need not
-    serve.
+    serve. So is a profile missed only on the certificate's type, curve or signature algorithm.
     """
     version = guidelines()["version"]
     found = {profile: issues(profile, s) for profile in PROFILES}
@@ -114,10 +116,13 @@ def verdicts(r: Report, s: ServerFacts) -> str:
         expected = f"Mozilla {profile} {version}"
         if found[profile]:
             stricter_met = any(p in met for p in PROFILES[:i])
-            severity = "info" if stricter_met else _SEVERITY[profile]
+            compatibility_only = set(found[profile]) <= _COMPATIBILITY
+            severity = "info" if stricter_met or compatibility_only else _SEVERITY[profile]
             detail = "; ".join(found[profile].values())
             if stricter_met:
                 detail += " (a stricter profile is met)"
+            elif compatibility_only:
+                detail += " (only which old clients can connect; not a weakness)"
             r.add(check, "not-met", False, severity, sorted(found[profile]), expected, detail)
         elif s.incomplete:
             r.add(
