@@ -225,7 +225,7 @@ def run(quick: bool, before: str | None = None) -> list[Row]:
     With ``before`` (a file holding an earlier http_headers module), a second row compares the
     current package with it, sample for sample in the same run.
     """
-    n = 100 if quick else 1000
+    n = 50 if quick else 1000  # --quick is CI's smoke test on every commit: a few seconds
     old = _load_before(before) if before else None
     with tempfile.TemporaryDirectory() as tmp, _Servers(Path(tmp)) as servers:
         targets = _targets(servers, n)
@@ -266,7 +266,7 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100 sites, 3 repeats")
+    parser.add_argument("--quick", action="store_true", help="50 sites, 3 repeats")
     parser.add_argument("--before", metavar="FILE", help="an earlier http_headers module to compare with")
     args = parser.parse_args()
     for r in run(quick=args.quick, before=args.before):

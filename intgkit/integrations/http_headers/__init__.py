@@ -5,7 +5,9 @@ Reference: mdn/mdn-http-observatory @94042bb (algorithm version 6, 12 tests):
 tests), ``src/analyzer/cspParser.js``, ``src/analyzer/utils.js``, ``src/grader/{charts,grader}.js``
 and ``src/scanner/index.js`` (modifiers, score and grade). intgkit's notes on them: the
 security-check notes, §1 and §7. The rules are followed as the real Observatory applies them,
-quirks included, so a score here is the score the Observatory would give:
+quirks included, so a score here is the score the Observatory would give; the golden tests
+(tests/test_http_headers_golden.py) hold every modifier to the Observatory's grader table and
+run its own test cases, re-expressed as data, against the functions here.
 
 The package mirrors the Observatory's own parts, so each rule is found where the reference
 keeps it, and the parsers and tests are pure functions the golden tests call directly:
@@ -13,11 +15,13 @@ keeps it, and the parsers and tests are pure functions the golden tests call dir
 - ``_retriever``: the fetching (both starts, redirects, cookie jars, the CORS probe) and the
   plain values the tests read (``Retrieval``, ``Session``, ``Response``);
 - parsers: ``_headers`` (headers joined as Node joins them, RFC 8941 tokens, JS parseInt),
-  ``_csp_parser``, ``_cookie_parser``, ``_html_parser`` (scripts and meta policies);
+  ``_csp_parser``, ``_cookie_parser``, ``_html_parser`` (scripts and meta policies),
+  ``_domains`` (registrable domains from the Public Suffix List, for SRI);
 - one module per test family: ``_csp``, ``_cookies``, ``_cors``, ``_redirection``,
   ``_referrer_policy``, ``_hsts``, ``_sri``, ``_x_content_type_options``, ``_x_frame_options``,
   ``_cross_origin_policies`` (CORP, COOP, COEP); ``_analyzer`` runs the twelve in order;
-- ``_grader``: the score table (modifier and explanation per result id), score and grade.
+- ``_grader``: the score table (modifier and explanation per result id), score and grade;
+  ``_outcome`` (a test's result, the worst-wins rule), ``_preload`` (the HSTS preload list).
 
 Score: 100 plus every modifier when 100 plus the negative ones is at least 90, else 100 plus
 the negative ones; floor 0. The grade is looked up at min(score rounded down to a multiple of
