@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="intgkit", description="Run integrations concurrently under timeouts and circuit breakers."
     )
     parser.add_argument("--version", action="version", version=f"intgkit {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{list,run,demo}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{list,run,demo,history,diff}")
 
     p_list = sub.add_parser("list", help="list the registered integrations and their configuration")
     p_list.add_argument(
@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_demo.add_argument(
         "--format", choices=["table", "json"], default="table", help="table (default) or JSON on stdout"
     )
+    from ._cli_history import add_parsers
+
+    add_parsers(sub, _severity)  # intgkit history, intgkit diff (the run history)
     return parser
 
 
@@ -204,6 +207,10 @@ def main(
             state.code = _list(reg, args, out)
         elif args.command == "run":
             state.code = _run(reg, args, out, state)
+        elif args.command in ("history", "diff"):
+            from ._cli_history import run_command
+
+            state.code = run_command(args, out)
         else:
             state.code = _demo(args, out, state)
         out.flush()  # surface a closed pipe here, not in the interpreter's final flush
