@@ -24,7 +24,8 @@ def store(history_path: Path) -> tuple[Path, list[str]]:
     ids = [h.record(audit("C", "none", False))]
     from intgkit import IntegrationResult, IntegrationResults
 
-    ids.append(h.record(IntegrationResults([IntegrationResult("dns", "a.example", Status.OK, started_at=T0)])))
+    dns = IntegrationResults([IntegrationResult("dns", "a.example", Status.OK, started_at=T0)])
+    ids.append(h.record(dns))
     ids.append(h.record(audit("B", "unsafe-inline", True, b_status=Status.ERROR)))
     return history_path, ids
 
