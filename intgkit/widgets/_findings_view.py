@@ -13,45 +13,41 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._errors import UnknownSectionError
-from ..integrations._findings import SEVERITIES
+from .._findings_view import SEVERITIES, by_severity, check_severity, failed_findings, findings_frame
 from ._status_view import cut
 from ._style import PANEL_CSS
 
 if TYPE_CHECKING:
     from .._models import IntegrationResults
 
-__all__ = ["FINDINGS", "SEVERITY_CHOICES", "findings_html"]
+__all__ = ["SEVERITY_CHOICES", "findings_html"]
 
-FINDINGS = "findings"
 #: The severity filter's choices: a finding is shown when it is at least this severe.
 SEVERITY_CHOICES = SEVERITIES
 _COLUMNS = (("target", 40), ("integration", 24), ("check", 40), ("observed", 50), ("explanation", 90))
 
 
 def findings_html(results: IntegrationResults | None, min_severity: str) -> str:
-    """The failed findings at or above ``min_severity``, grouped by severity, as HTML."""
-    if min_severity not in SEVERITIES:
-        raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, got {min_severity!r}")
+    """The failed findings at or above ``min_severity``, grouped by severity, as HTML.
+
+    The choosing, ordering and grouping are the CLI's and the report's too
+    (:mod:`intgkit._findings_view`); only the rendering is the panel's.
+    """
+    min_severity = check_severity(min_severity)
     if results is None:
         return PANEL_CSS + "<p class='intgkit-muted'>No run yet: the findings appear here after a run.</p>"
-    try:
-        frame = results.to_frame(FINDINGS)
-    except UnknownSectionError:
+    frame = findings_frame(results)
+    if frame is None:
         return PANEL_CSS + "<p class='intgkit-muted'>This run produced no findings section.</p>"
-    wanted = SEVERITIES[: SEVERITIES.index(min_severity) + 1]
-    failed = frame[(frame["passed"] == False) & frame["severity"].isin(wanted)]  # noqa: E712 - NA-aware
-    if failed.empty:
+    groups = by_severity(failed_findings(frame, min_severity=min_severity))
+    if not groups:
         return (
             PANEL_CSS + f"<p class='intgkit-muted'>No failed check at severity {escape(min_severity)} "
             "or above.</p>"
         )
     parts = [PANEL_CSS]
-    for severity in wanted:
-        group = failed[failed["severity"] == severity]
-        if group.empty:
-            continue
-        head = "".join(f"<th>{name}</th>" for name, _ in _COLUMNS)
+    head = "".join(f"<th>{name}</th>" for name, _ in _COLUMNS)
+    for severity, group in groups:
         rows = "".join(
             "<tr>" + "".join(_cell(row.get(name), limit) for name, limit in _COLUMNS) + "</tr>"
             for row in group.to_dict("records")
