@@ -2,9 +2,10 @@
 
 The expected values come from the reference, never from intgkit: tests/data/
 observatory_score_table.toml is the Observatory's SCORE_TABLE (src/grader/charts.js) and
-tests/data/observatory_cases.toml re-expresses the cases of its test/*.test.js files; each data
-file's header names the source files and commits. The cases run against the pure test
-functions, on the state the reference's emptyRequests() helper builds, with no network.
+tests/data/observatory_cases.toml re-expresses the cases of its test/*.test.js files (the 12
+tests' and the CSP parser's); each data file's header names the source files and commits.
+The cases run against the pure test and parser functions, on the state the reference's
+emptyRequests() helper builds, with no network.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from intgkit.integrations.http_headers._cookies import cookies_test
 from intgkit.integrations.http_headers._cors import cors_test
 from intgkit.integrations.http_headers._cross_origin_policies import coep_test, coop_test, corp_test
 from intgkit.integrations.http_headers._csp import csp_test
+from intgkit.integrations.http_headers._csp_parser import DUPLICATES_KEY, CspError, parse_csp
 from intgkit.integrations.http_headers._grader import severity_for
 from intgkit.integrations.http_headers._hsts import hsts_test
 from intgkit.integrations.http_headers._outcome import Outcome
@@ -154,3 +156,19 @@ def test_observatory_case(case: dict[str, Any]) -> None:
     if "policy" in case:
         policy = outcome.observed["policy"]
         assert {flag: policy[flag] for flag in case["policy"]} == case["policy"]
+
+
+@pytest.mark.parametrize("case", CASES["parser_case"], ids=[c["it"] for c in CASES["parser_case"]])
+def test_observatory_csp_parser_case(case: dict[str, Any]) -> None:
+    """One case of the Observatory's CSP parser tests: the same directives, error or warnings."""
+    if case.get("invalid"):
+        with pytest.raises(CspError):
+            parse_csp(case["policies"])
+        return
+    parsed = parse_csp(case["policies"])
+    if "expected" in case:
+        got = {d: sorted(sources) for d, sources in parsed.items() if d != DUPLICATES_KEY}
+        assert got == {d: sorted(sources) for d, sources in case["expected"].items()}
+    if "duplicates" in case:
+        assert parsed[DUPLICATES_KEY] == set(case["duplicates"])
+    assert parsed, "a valid policy parses to at least one directive"
