@@ -768,3 +768,66 @@ async def test_old_profile_missed_only_on_certificate_type_is_info() -> None:
         "certificate_signatures",
         "certificate_types",
     ]
+
+
+def _record(kind: int, payload: bytes) -> bytes:
+    return bytes([kind]) + b"\x03\x03" + len(payload).to_bytes(2, "big") + payload
+
+
+def _server_hello(version: int, suite: int, supported_version: int | None = None) -> bytes:
+    ext = b""
+    if supported_version is not None:  # RFC 8446 §4.2.1: the ServerHello's supported_versions
+        ext = b"\x00\x2b\x00\x02" + supported_version.to_bytes(2, "big")
+    body = version.to_bytes(2, "big") + bytes(32) + b"\x00" + suite.to_bytes(2, "big") + b"\x00"
+    body += len(ext).to_bytes(2, "big") + ext
+    return b"\x02" + len(body).to_bytes(3, "big") + body
+
+
+def test_wire_reads_server_hellos_alerts_and_refuses_non_tls() -> None:
+    """The flight reader: TLS 1.2 and 1.3 ServerHellos (RFC 5246 §7.4.1.3, RFC 8446 §4.1.3),
+    a whole TLS 1.2 flight split across records, an alert, and bytes that are not TLS."""
+    from intgkit.integrations.tls_certificate import _wire
+
+    r = _wire.FlightReader(full=False)
+    r.feed(_record(22, _server_hello(0x0303, 0xC02B)))
+    assert r.finished and (r.flight.version, r.flight.suite) == (0x0303, 0xC02B)
+
+    r = _wire.FlightReader(full=False)
+    r.feed(_record(22, _server_hello(0x0303, 0x1301, supported_version=0x0304)))
+    assert (r.flight.version, r.flight.suite) == (0x0304, 0x1301)
+
+    der = b"\x30\x03\x02\x01\x01"  # any bytes: the reader does not parse certificates
+    certs = len(der).to_bytes(3, "big") + der
+    cert_msg = b"\x0b" + (len(certs) + 3).to_bytes(3, "big") + len(certs).to_bytes(3, "big") + certs
+    status = b"\x16" + (4 + 3).to_bytes(3, "big") + b"\x01" + (3).to_bytes(3, "big") + b"abc"
+    request = b"\x0d" + (4).to_bytes(3, "big") + b"\x01\x01\x00\x00"
+    done = b"\x0e\x00\x00\x00"
+    flight = _server_hello(0x0303, 0xC02F) + cert_msg + status + request + done
+    r = _wire.FlightReader(full=True)
+    data = _record(22, flight[:30]) + _record(22, flight[30:])
+    for i in range(0, len(data), 7):  # byte by byte, almost: records and messages span reads
+        r.feed(data[i : i + 7])
+    f = r.flight
+    assert f.done and f.certificates == [der] and f.ocsp_response == b"abc" and f.client_cert_requested
+
+    r = _wire.FlightReader(full=False)
+    r.feed(_record(21, b"\x02\x46"))  # fatal protocol_version (70)
+    assert r.finished and r.flight.alert_name == "protocol_version"
+
+    with pytest.raises(ValueError, match="not TLS"):
+        _wire.FlightReader(full=False).feed(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+
+def test_client_hello_offers_what_was_asked() -> None:
+    """A ClientHello record: handshake type 1, the legacy version, the suites, SNI in clear."""
+    from intgkit.integrations.tls_certificate import _wire
+
+    hello = _wire.client_hello(_wire.TLS12, [0xC02B, 0x009C], "site.test")
+    assert hello[0] == 22 and hello[5] == 1  # a handshake record holding a ClientHello
+    assert hello[9:11] == b"\x03\x03"  # client_version TLS 1.2
+    assert b"\x00\x04\xc0\x2b\x00\x9c" in hello  # the suites vector, as offered
+    assert b"site.test" in hello
+    tls13 = _wire.client_hello(_wire.TLS13, [0x1301], None)
+    assert tls13[9:11] == b"\x03\x03" and b"\x00\x2b\x00\x03\x02\x03\x04" in tls13  # supported_versions
+    with pytest.raises(ValueError, match="at least one cipher suite"):
+        _wire.client_hello(_wire.TLS12, [], None)
