@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from intgkit.integrations.dns_email import (
     organizational_domain,
     parse_nameserver,
 )
-from intgkit.testing import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer, signed_zone
+from intgkit.testing import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer, SmtpServer, signed_zone
 
 GOOD = """
 $ORIGIN good.test.
@@ -494,6 +495,9 @@ async def test_nxdomain_domain() -> None:
     out = await scan(GOOD, "missing.test")
     assert ids(out) == {"domain": "domain-nxdomain"}
     assert out["dns_records"][0]["status"] == "NXDOMAIN"
+    # a typo must never look clean: the finding is high and failed
+    (row,) = out["findings"]
+    assert (row["passed"], row["severity"]) == (False, "high")
 
 
 async def test_silent_server_raises_clear_timeout() -> None:
@@ -638,3 +642,210 @@ def test_import_is_lazy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["dns_email", "False", "False"]
+
+
+# -- the issue's fixes, against the local server ---------------------------------------------------
+
+
+async def test_spf_include_servfail_is_temperror() -> None:
+    """RFC 7208 §5.2: an include whose lookup SERVFAILs makes SPF temperror: spf-unknown."""
+    zone = spf_zone("tmp.test", "v=spf1 include:ext.tmp.test -all")
+    row = checks(await scan(zone, "tmp.test", servfail=["ext.tmp.test"]))["spf_record"]
+    assert (row["result_id"], row["passed"], row["severity"]) == ("spf-unknown", False, "info")
+    assert row["observed"] == "TEMPERROR"
+    assert "the TXT lookup of ext.tmp.test failed" in row["detail"]
+
+
+async def test_spf_exp_after_all_is_not_warned_about() -> None:
+    """RFC 7208 §6: modifiers may appear anywhere; exp= after -all is valid and unremarked."""
+    zone = spf_zone("exp.test", "v=spf1 -all exp=explain._spf.%{d}")
+    row = checks(await scan(zone, "exp.test"))["spf_record"]
+    assert (row["result_id"], row["detail"]) == ("spf-valid", "")
+
+
+async def test_spf_macro_syntax_error() -> None:
+    """RFC 7208 §7.1 and §4.6: a%{?} is not a macro, so the record is a permerror."""
+    row = checks(await scan(spf_zone("mac.test", "v=spf1 a:%{?} -all"), "mac.test"))["spf_record"]
+    assert (row["result_id"], row["severity"]) == ("spf-syntax-error", "high")
+
+
+RUA = """
+$ORIGIN rua.test.
+$TTL 60
+@       TXT "v=spf1 -all"
+_dmarc  TXT "v=DMARC1; p=reject; rua=mailto:d@reports.example,mailto:me@rua.test"
+$ORIGIN ok.test.
+@       TXT "v=spf1 -all"
+_dmarc  TXT "v=DMARC1; p=reject; rua=mailto:d@reports.example"
+$ORIGIN reports.example.
+ok.test._report._dmarc  TXT "v=DMARC1"
+@       TXT "reports"
+"""
+
+
+async def test_dmarc_external_rua_needs_authorisation() -> None:
+    """RFC 7489 §7.1: a rua at another organisation needs <domain>._report._dmarc.<rua domain>."""
+    bad = checks(await scan(RUA, "rua.test"))["dmarc_rua"]
+    assert (bad["result_id"], bad["passed"], bad["severity"]) == ("dmarc-rua-unauthorized", False, "low")
+    assert bad["observed"] == '["reports.example"]'
+    assert bad["expected"] == "a v=DMARC1 TXT record at rua.test._report._dmarc.reports.example"
+    good = checks(await scan(RUA, "ok.test"))["dmarc_rua"]
+    assert good["result_id"] == "dmarc-rua-present"
+    failed = checks(await scan(RUA, "ok.test", servfail=["ok.test._report._dmarc.reports.example"]))
+    row = failed["dmarc_rua"]
+    assert row["result_id"] == "dmarc-rua-unknown"
+    assert "the TXT lookup of ok.test._report._dmarc.reports.example failed" in row["detail"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "result_id"),
+    [
+        ('@ TXT "v=DMARC1; p=reject"', "dmarc-at-apex"),
+        ('_dmarc TXT "v=spf1 -all"', "dmarc-spf-at-dmarc"),
+        ('_dmarc TXT " v=DMARC1; p=reject"', "dmarc-leading-whitespace"),
+    ],
+)
+async def test_dmarc_record_at_the_wrong_place_is_named(lines: str, result_id: str) -> None:
+    """A DMARC record at the apex, SPF at _dmarc, or a leading space: the mistake is named."""
+    zone = f'$ORIGIN wp.test.\n$TTL 60\n@ TXT "v=spf1 -all"\n{lines}\n'
+    row = checks(await scan(zone, "wp.test"))["dmarc_record"]
+    assert (row["result_id"], row["passed"], row["severity"]) == (result_id, False, "medium")
+    assert row["explanation"]
+
+
+async def test_dmarc_public_suffix_tree_walk() -> None:
+    """RFC 9989: shop.example.co.uk gets example.co.uk's record, and a psd=y record stops the walk."""
+    zone = """
+$ORIGIN co.uk.
+_dmarc                TXT "v=DMARC1; p=none; psd=y"
+$ORIGIN example.co.uk.
+_dmarc                TXT "v=DMARC1; p=reject; rua=mailto:d@example.co.uk"
+shop                  TXT "v=spf1 -all"
+"""
+    out = await scan(zone, "shop.example.co.uk")
+    assert checks(out)["dmarc_policy"]["result_id"] == "dmarc-policy-reject"
+    assert out["dmarc"][0]["location"] == "example.co.uk"
+    asked = [r["name_queried"] for r in out["dns_records"] if r["purpose"] == "dmarc"]
+    assert asked == ["_dmarc.shop.example.co.uk", "_dmarc.example.co.uk", "_dmarc.co.uk"]
+
+
+# -- new coverage: DNSSEC, SMTP, BIMI, sizes ---------------------------------------------------------
+
+SIGNED = """
+$ORIGIN sec.test.
+$TTL 300
+@    SOA  ns1 hostmaster 1 3600 600 86400 300
+@    NS   ns1
+ns1  A    192.0.2.53
+@    TXT  "v=spf1 -all"
+"""
+
+
+async def test_dnssec_signed_zone_is_validated_here() -> None:
+    """Signatures are verified from DNSKEY/RRSIG/DS, not read from the AD bit (here: unset)."""
+    row = checks(await scan(signed_zone(SIGNED, "sec.test"), "sec.test", ad=False))["dnssec"]
+    assert (row["result_id"], row["passed"]) == ("dnssec-valid", True)
+    assert "verified sec.test DNSKEY, sec.test SOA, sec.test TXT" in row["detail"]
+    assert "did not set the AD bit" in row["detail"]
+
+
+async def test_dnssec_expired_signatures_tampering_and_missing_ds() -> None:
+    """Expired or non-matching signatures are high; a signed zone without DS is medium."""
+    expired = checks(await scan(signed_zone(SIGNED, "sec.test", expired=True), "sec.test"))["dnssec"]
+    assert (expired["result_id"], expired["severity"]) == ("dnssec-invalid", "high")
+    assert "the signatures of the DNSKEY records of sec.test expired on" in expired["detail"]
+    tampered = signed_zone(SIGNED, "sec.test").replace('"v=spf1 -all"', '"v=spf1 +all"')
+    bad = checks(await scan(tampered, "sec.test"))["dnssec"]
+    assert (bad["result_id"], bad["observed"]) == ("dnssec-invalid", "bad RRSIG")
+    no_ds = checks(await scan(signed_zone(SIGNED, "sec.test", ds=False), "sec.test"))["dnssec"]
+    assert (no_ds["result_id"], no_ds["severity"]) == ("dnssec-no-ds", "medium")
+
+
+MX_ZONE = """
+$ORIGIN mail.test.
+$TTL 60
+@    TXT  "v=spf1 mx -all"
+@    MX   10 mx1.mail.test.
+@    MX   20 mx2.mail.test.
+"""
+
+
+async def smtp_scan(first: SmtpServer, second: SmtpServer, ca_bundle: str) -> dict[str, Any]:
+    """Scan mail.test whose MX hosts mx1 and mx2 are the two local SMTP servers."""
+    with DnsZoneServer(MX_ZONE) as dns:
+        obj = DnsEmail(
+            nameserver=dns.nameserver,
+            ca_bundle=ca_bundle,
+            resolve=first.resolve_for("mx1.mail.test") + "," + second.resolve_for("mx2.mail.test"),
+            lifetime=2,
+            smtp_timeout=5,
+        )
+        return await obj.fetch("mail.test")
+
+
+async def test_mx_starttls_and_certificates() -> None:
+    """MX hosts are asked for STARTTLS and their certificates verified against the host name."""
+    import trustme
+
+    ca = trustme.CA()
+    async with (
+        SmtpServer(["mx1.mail.test"], ca=ca) as mx1,
+        SmtpServer(["mx2.mail.test"], ca=ca) as mx2,
+    ):
+        found = checks(await smtp_scan(mx1, mx2, mx1.ca_bundle))
+        assert found["mx_starttls"]["result_id"] == "mx-starttls-ok"
+        assert found["mx_certificate"]["result_id"] == "mx-certificate-valid"
+    async with (
+        SmtpServer(["mx1.mail.test"], ca=ca) as mx1,
+        SmtpServer(["mx2.mail.test"], starttls=False) as plain,
+    ):
+        out = await smtp_scan(mx1, plain, mx1.ca_bundle)
+        found = checks(out)
+        row = found["mx_starttls"]
+        assert (row["result_id"], row["severity"], row["observed"]) == (
+            "mx-starttls-missing", "medium", '["mx2.mail.test"]',
+        )  # fmt: skip
+        assert [(r["host"], r["starttls"]) for r in out["mx"]] == [
+            ("mx1.mail.test", True),
+            ("mx2.mail.test", False),
+        ]
+    async with (
+        SmtpServer(["other.example"], ca=ca) as wrong,
+        SmtpServer(["mx2.mail.test"], ca=ca, not_after=datetime.now(UTC) - timedelta(days=1)) as old,
+    ):
+        row = checks(await smtp_scan(wrong, old, wrong.ca_bundle))["mx_certificate"]
+        assert (row["result_id"], row["severity"]) == ("mx-certificate-invalid", "medium")
+        assert "mx1.mail.test: Hostname mismatch" in row["observed"]
+        assert "mx2.mail.test: certificate has expired" in row["observed"]
+
+
+async def test_mx_unreachable_is_unknown_naming_the_host() -> None:
+    """An MX host that refuses connections makes mx_starttls unknown, naming host and address."""
+    async with SmtpServer(["mx1.mail.test"]) as mx1, SmtpServer(["mx2.mail.test"]) as mx2:
+        port = mx2.port
+    with DnsZoneServer(MX_ZONE) as dns:
+        resolve = f"mx1.mail.test:25:127.0.0.1:{port},mx2.mail.test:25:127.0.0.1:{port}"
+        obj = DnsEmail(nameserver=dns.nameserver, resolve=resolve, lifetime=2, smtp_timeout=5)
+        row = checks(await obj.fetch("mail.test"))["mx_starttls"]
+    assert row["result_id"] == "mx-starttls-unknown"
+    assert f"mx1.mail.test (127.0.0.1:{port}): ConnectionRefusedError" in row["detail"]
+    assert mx1.port != port
+
+
+async def test_bimi_record_from_dns() -> None:
+    """A BIMI record with an http: logo is invalid (low); none at all is informational."""
+    zone = dmarc_zone("v=DMARC1; p=reject") + 'default._bimi TXT "v=BIMI1; l=http://dm.test/logo.svg"\n'
+    row = checks(await scan(zone, "dm.test"))["bimi"]
+    assert (row["result_id"], row["severity"]) == ("bimi-invalid", "low")
+    assert checks(await scan(dmarc_zone("v=DMARC1; p=reject"), "dm.test"))["bimi"]["result_id"] == (
+        "bimi-not-found"
+    )
+
+
+async def test_dmarc_record_size() -> None:
+    """A DMARC answer over 450 bytes (RFC 7208 §3.4's guideline for UDP) is flagged low."""
+    first = "v=DMARC1; p=reject; rua=" + ",".join(f"mailto:r{i}@dm.test" for i in range(12))
+    second = "," + ",".join(f"mailto:r{i}@dm.test" for i in range(12, 24))  # 2 strings of < 255
+    zone = f'$ORIGIN dm.test.\n@ TXT "v=spf1 -all"\n_dmarc TXT "{first}" "{second}"\n'
+    row = checks(await scan(zone, "dm.test"))["dmarc_size"]
+    assert (row["result_id"], row["severity"]) == ("dmarc-too-large", "low")

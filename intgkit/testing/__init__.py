@@ -15,11 +15,13 @@
 - :class:`RateLimitedAPI`: an HTTP API that allows N requests per period and answers 429 with
   Retry-After beyond it (and 503 for the first requests of each city, if asked), in a thread
   of its own: for trying retries, rate limits and the cache.
+- :class:`SmtpServer`: an SMTP server (aiosmtpd) offering STARTTLS with a chosen certificate,
+  or not, for MX checks.
 - :class:`FakeIntegration` / :func:`fake_integration`: integrations from handlers, counting calls.
 - :class:`DemoServers`: all of the above at once, as ``intgkit demo`` audits them.
 - :func:`capture_logs`: structlog's event capture, re-exported.
 
-These need the ``testing`` extra (``pip install "intgkit[testing]"``) for trustme and dnslib.
+These need the ``testing`` extra (``pip install "intgkit[testing]"``) for trustme, dnslib and aiosmtpd.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from ._dns import DnsZoneServer, MtaStsPolicyServer, SilentDnsServer, signed_zon
 from ._fakes import FakeIntegration, fake_integration
 from ._ratelimited import RateLimitedAPI
 from ._site import LocalSite, Route
+from ._smtp import SmtpServer
 from ._tls import TlsServer
 
 __all__ = [
@@ -59,6 +62,7 @@ __all__ = [
     "RateLimitedAPI",
     "Route",
     "SilentDnsServer",
+    "SmtpServer",
     "TlsServer",
     "capture_logs",
     "execute_managed",

@@ -11,7 +11,9 @@ root's trust anchor is for a validating resolver, and the AD bit it sets is repo
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from .._findings import clip
@@ -101,6 +103,15 @@ async def validate_dnssec(domain: str, apex_txt: Answer, lookup: Lookup) -> Dnss
         if sigs is None:
             return DnssecResult(
                 "dnssec-invalid", zone, f"the {rdtype} records of {name} are not signed", "no RRSIG"
+            )
+        now = time.time()
+        if all(sig.expiration < now for sig in sigs):
+            ended = datetime.fromtimestamp(max(sig.expiration for sig in sigs), UTC)
+            return DnssecResult(
+                "dnssec-invalid",
+                zone,
+                f"the signatures of the {rdtype} records of {name} expired on {ended:%Y-%m-%d %H:%M} UTC",
+                "expired RRSIG",
             )
         try:
             dns.dnssec.validate(_rrset(answer, name, rdtype), sigs, keymap)

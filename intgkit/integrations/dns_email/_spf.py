@@ -129,6 +129,8 @@ def _macro_errors(value: str, what: str, letters: str) -> list[str]:
         letter = m.group(1)
         if letter is not None and letter.lower() not in letters:
             errors.append(f"{what}: %{{{letter}}} is not a macro letter here (RFC 7208 §7.1)")
+        elif m.group(2) and int(m.group(2)) == 0:
+            errors.append(f"{what}: {m.group(0)!r}: the number of parts must not be zero (RFC 7208 §7.3)")
         pos = m.end()
 
 
@@ -177,12 +179,12 @@ def parse_spf(text: str) -> SpfRecord:
                     errors.append(f"{what!r}: {name}= needs a domain")
                 else:
                     e, w = _domain_spec(
-                        value, f"{name}=", letters=_EXP_LETTERS if name == "exp" else _MACRO_LETTERS
+                        value, name, letters=_EXP_LETTERS if name == "exp" else _MACRO_LETTERS
                     )
                     errors += e
                     warnings += w
             else:
-                errors += _macro_errors(value, f"{name}=", _EXP_LETTERS)
+                errors += _macro_errors(value, name, _EXP_LETTERS)
             terms.append(Term(name, "", value, word))
             continue
         if name not in _MECHANISMS:
@@ -214,7 +216,7 @@ def parse_spf(text: str) -> SpfRecord:
             if not value:
                 errors.append(f"{what!r}: the domain after ':' is empty")
             else:
-                e, w = _domain_spec(value, f"{name}:")
+                e, w = _domain_spec(value, name)
                 errors += e
                 warnings += w
         terms.append(Term(name, qualifier or "+", value, word))
