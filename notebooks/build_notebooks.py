@@ -954,13 +954,15 @@ intgkit ships four security integrations:
 - `http_headers`: the MDN HTTP Observatory tests and grade (CSP, HSTS, cookies, redirection, ...);
 - `tls_certificate`: chain of trust, host name, expiry, lifespan, key, signatures, OCSP stapling,
   protocols, cipher suites and Mozilla's TLS profiles;
-- `dns_email`: SPF, DMARC, MTA-STS, TLS-RPT, CAA and DNSSEC records;
+- `dns_email`: SPF, DMARC, MTA-STS, TLS-RPT, CAA, BIMI and DNSSEC records, and STARTTLS on the
+  mail servers;
 - `cloudflare`: zone settings, TLS and HSTS, DNSSEC, WAF and managed rulesets, edge
   certificates, Authenticated Origin Pulls and origin exposure (DNS, SPF) through the Cloudflare API.
 
 This notebook points them at servers on 127.0.0.1 from `intgkit.testing`, the same set-up as
 `intgkit demo`: a deliberately mediocre web site, a TLS endpoint whose certificate expires soon,
-a DNS server for the site's zone and a fake Cloudflare API. Nothing leaves the machine. Needs the
+a DNS server for the site's zone, its mail server (which offers no STARTTLS) and a fake Cloudflare
+API. Nothing leaves the machine. Needs the
 `testing` extra: `pip install "intgkit[testing]"`.
 """),
     code("""
@@ -1004,7 +1006,7 @@ A registry of our own keeps them apart from the default one.
 registry = intgkit.IntegrationRegistry(entry_point_group=None)
 registry.register(HttpHeaders(ca_bundle=site.ca_bundle, resolve=site.resolve))
 registry.register(TlsCertificate(ca_bundle=site.ca_bundle, resolve=site.resolve))
-registry.register(DnsEmail(nameserver=dns.nameserver, ca_bundle=site.ca_bundle, resolve=site.resolve))
+registry.register(DnsEmail(nameserver=dns.nameserver, ca_bundle=site.ca_bundle, resolve=f"{site.resolve},{servers.mail_resolve}"))
 registry.register(Cloudflare(token=DemoServers.TOKEN, api_base=cloudflare.base_url, ca_bundle=cloudflare.ca_bundle))
 runner = intgkit.IntegrationRunner(registry, timeout=20)
 [(i.name, i.title) for i in registry]
@@ -1045,6 +1047,18 @@ failed["severity"].value_counts(sort=False)
     code("""
 serious = failed[failed["severity"] <= "medium"].sort_values(["severity", "integration", "check"])
 serious[["severity", "integration", "check", "result_id"]].reset_index(drop=True)
+"""),
+    md("""
+## The mail set-up, in plain words
+
+Every finding also carries a one-line `explanation` for readers who are not specialists. The
+site's DMARC reports go to another organisation that never agreed to receive them (RFC 7489
+§7.1), so none would arrive, and its mail server offers no STARTTLS, so mail to it travels in
+clear text:
+"""),
+    code("""
+mail = failed[failed["integration"] == "dns_email"].sort_values(["severity", "check"])
+print(mail[["severity", "result_id", "explanation"]].to_string(index=False))
 """),
     md("""
 ## The Observatory score and grade

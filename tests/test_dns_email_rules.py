@@ -400,9 +400,9 @@ def test_caa_rfc8659_examples() -> None:
         ("v=BIMI1; l=; a=;", []),  # declining (§4.3.1)
         ("v=BIMI1; l=https://images.example.com/image.svg; x=ignored", []),
         ("v=BIMI1; a=https://images.example.com/cert.pem", ["no l tag (publish l= empty to decline BIMI)"]),
-        ("v=BIMI1; l=http://images.example.com/image.svg", ["l='http://images.example.com/image.svg' is not one https:// URI"]),
-        ("v=BIMI1; l=https://a.example/1.svg,https://b.example/2.svg", ["l='https://a.example/1.svg,https://b.example/2.svg' is not one https:// URI"]),
-        ("v=BIMI1; l=; a=https://192.0.2.1/cert.pem", ["a='https://192.0.2.1/cert.pem' needs a fully qualified host name"]),
+        ("v=BIMI1; l=http://i.example/a.svg", ["l='http://i.example/a.svg' is not one https:// URI"]),
+        ("v=BIMI1; l=https://a.ex/1,https://b.ex/2", ["l='https://a.ex/1,https://b.ex/2' is not one https:// URI"]),  # noqa: E501
+        ("v=BIMI1; l=; a=https://192.0.2.1/c.pem", ["a='https://192.0.2.1/c.pem' needs a fully qualified host name"]),  # noqa: E501
         ("v=BIMI1; l=; l=", ["duplicate l tag"]),
         ("v=BIMI1; l=; avp=company", ["avp='company' is not brand or personal"]),
     ],

@@ -849,3 +849,14 @@ async def test_dmarc_record_size() -> None:
     zone = f'$ORIGIN dm.test.\n@ TXT "v=spf1 -all"\n_dmarc TXT "{first}" "{second}"\n'
     row = checks(await scan(zone, "dm.test"))["dmarc_size"]
     assert (row["result_id"], row["severity"]) == ("dmarc-too-large", "low")
+
+
+async def test_demo_estate_shows_the_mail_findings() -> None:
+    """The demo's zone has an unauthorised external rua and an MX without STARTTLS."""
+    from intgkit.testing import DemoServers
+
+    async with DemoServers() as servers:
+        (dns_email,) = [i for i in servers.integrations() if i.name == "dns_email"]
+        out = await dns_email.fetch(servers.SITE)  # type: ignore[attr-defined]
+    found = ids(out)
+    assert (found["dmarc_rua"], found["mx_starttls"]) == ("dmarc-rua-unauthorized", "mx-starttls-missing")

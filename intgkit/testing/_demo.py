@@ -1,9 +1,10 @@
 """The local estate ``intgkit demo`` audits, for the demo, notebook 05 and users' own tries.
 
 A deliberately mediocre web site (``site.test``), a shop TLS endpoint whose certificate expires
-in 20 days and which accepts an anonymous cipher suite (``shop.site.test``), the site's DNS zone
-and a fake Cloudflare account holding the zone with weak settings (an origin its own DNS and SPF
-give away, no Authenticated Origin Pulls, the OWASP ruleset logging only); all on 127.0.0.1.
+in 20 days and which accepts an anonymous cipher suite (``shop.site.test``), the site's DNS zone,
+its mail server (no STARTTLS) and a fake Cloudflare account holding the zone with weak settings
+(an origin its own DNS and SPF give away, no Authenticated Origin Pulls, the OWASP ruleset
+logging only); all on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ._cloudflare import (
 )
 from ._dns import DnsZoneServer
 from ._site import LocalSite
+from ._smtp import SmtpServer
 from ._tls import TlsServer
 
 if TYPE_CHECKING:
@@ -46,8 +48,9 @@ class DemoServers:
     SITE = SITE
     SHOP = f"shop.{SITE}"
     TOKEN = "demo-token-not-a-secret"  # noqa: S105 - the fake API's made-up token
-    #: The site's zone: SPF ending in ?all through an include, DMARC p=none without rua, an MX,
-    #: and no MTA-STS, TLS-RPT or CAA records; unsigned.
+    #: The site's zone: SPF ending in ?all through an include, DMARC p=none with reports sent to
+    #: another organisation that never agreed to take them, an MX (whose server offers no
+    #: STARTTLS), and no MTA-STS, TLS-RPT or CAA records; unsigned.
     ZONE = f"""
 $ORIGIN {SITE}.
 $TTL 300
@@ -59,7 +62,7 @@ mail    IN A   127.0.0.1
 shop    IN A   127.0.0.1
 @       IN TXT "v=spf1 include:_spf.{SITE} ?all"
 _spf    IN TXT "v=spf1 ip4:127.0.0.1 ~all"
-_dmarc  IN TXT "v=DMARC1; p=none"
+_dmarc  IN TXT "v=DMARC1; p=none; rua=mailto:dmarc@reports.example"
 """
 
     def __init__(self) -> None:
@@ -72,6 +75,7 @@ _dmarc  IN TXT "v=DMARC1; p=none"
             ciphers=SHOP_CIPHERS,
         )
         self.dns = DnsZoneServer(self.ZONE)
+        self.mail = SmtpServer((f"mail.{SITE}",), starttls=False)
         self.cloudflare = FakeCloudflare(self.TOKEN)
         self.cloudflare.add_zone(
             SITE,
@@ -97,6 +101,11 @@ _dmarc  IN TXT "v=DMARC1; p=none"
         """``INTGKIT_RESOLVE`` for the shop: its default port 443, connected to the local one."""
         return f"{self.SHOP}:443:{self.shop.host}:{self.shop.port}"
 
+    @property
+    def mail_resolve(self) -> str:
+        """``INTGKIT_RESOLVE`` for the MX host: port 25 connected to the local SMTP server."""
+        return self.mail.resolve_for()
+
     def integrations(self) -> list[Integration]:
         """The four built-in integrations, configured by constructor for ``SITE``."""
         from ..integrations.cloudflare import Cloudflare
@@ -108,7 +117,11 @@ _dmarc  IN TXT "v=DMARC1; p=none"
         return [
             HttpHeaders(ca_bundle=site.ca_bundle, resolve=site.resolve),
             TlsCertificate(ca_bundle=site.ca_bundle, resolve=site.resolve),
-            DnsEmail(nameserver=self.dns.nameserver, ca_bundle=site.ca_bundle, resolve=site.resolve),
+            DnsEmail(
+                nameserver=self.dns.nameserver,
+                ca_bundle=site.ca_bundle,
+                resolve=f"{site.resolve},{self.mail_resolve}",
+            ),
             Cloudflare(token=self.TOKEN, api_base=cloudflare.base_url, ca_bundle=cloudflare.ca_bundle),
         ]
 
@@ -121,7 +134,7 @@ _dmarc  IN TXT "v=DMARC1; p=none"
     async def start(self) -> Self:
         """Start every server; if one fails, the ones already started are stopped."""
         async with contextlib.AsyncExitStack() as stack:
-            for server in (self.site, self.shop, self.dns, self.cloudflare):
+            for server in (self.site, self.shop, self.dns, self.mail, self.cloudflare):
                 await stack.enter_async_context(server)
             self._stack = stack.pop_all()
         return self

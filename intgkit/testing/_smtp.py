@@ -32,7 +32,8 @@ class _Sink:
     def __init__(self, owner: SmtpServer) -> None:
         self.owner = owner
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
+    # aiosmtpd calls its hooks by these names
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.owner.messages += 1
         return "250 OK"
 
