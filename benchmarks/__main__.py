@@ -28,6 +28,7 @@ MODULES = [
     ("audit", "benchmarks.bench_audit"),
     ("http_headers", "benchmarks.bench_http_headers"),
     ("tls", "benchmarks.bench_tls"),
+    ("dns_email", "benchmarks.bench_dns_email"),
 ]
 
 #: Case numbers (the issue's) for modules whose rows do not carry one.

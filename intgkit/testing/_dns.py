@@ -110,6 +110,7 @@ class DnsZoneServer(_ServerBase):
         self.tcp = tcp
         self.queries: list[tuple[str, str]] = []
         self._records: list[Any] = []
+        self._index = _Index([])
         self._servers: list[Any] = []
         self._lock = threading.Lock()
         self.zone = zone
@@ -124,9 +125,11 @@ class DnsZoneServer(_ServerBase):
         from dnslib import RR
 
         records = list(RR.fromZone(text)) if text.strip() else []
+        index = _Index(records)
         with self._lock:
             self._zone = text
             self._records = records
+            self._index = index
 
     def start(self) -> Self:
         """Bind UDP (and TCP) on a free port and serve in background threads."""
@@ -190,7 +193,7 @@ class DnsZoneServer(_ServerBase):
         name = str(qname).lower().rstrip(".")
         with self._lock:
             self.queries.append((name, QTYPE.get(qtype, str(qtype))))
-            records = list(self._records)
+            index = self._index
         reply = request.reply()  # copies the id and RD, sets QR and RA
         reply.header.aa = 1
         if self.ad:
@@ -202,7 +205,7 @@ class DnsZoneServer(_ServerBase):
             return reply
         current = DNSLabel(qname)
         for _ in range(_MAX_CNAME_CHAIN):
-            owned = [rr for rr in records if rr.rname == current]
+            owned = index.owned(current)
             matching = [rr for rr in owned if rr.rtype == qtype or qtype == QTYPE.ANY]
             if matching:
                 for rr in matching:
@@ -219,9 +222,9 @@ class DnsZoneServer(_ServerBase):
             current = DNSLabel(cnames[0].rdata.label)
         if reply.rr:  # a CNAME chain that ends in NODATA or leaves the zone
             return reply
-        if not _exists(current, records):
+        if not index.exists(current):
             reply.header.rcode = RCODE.NXDOMAIN
-        soa = _closest_soa(current, records)
+        soa = index.closest_soa(current)
         if soa is not None:
             reply.add_auth(soa)
         return reply
@@ -267,26 +270,43 @@ def signed_zone(
     return str(text)
 
 
-def _exists(name: Any, records: list[Any]) -> bool:
-    """A name exists if it owns records or is an empty non-terminal above a name that does."""
-    text = str(name).lower()
-    return any(str(rr.rname).lower() == text or str(rr.rname).lower().endswith("." + text) for rr in records)
+def _key(name: Any) -> str:
+    return str(name).lower().rstrip(".")
 
 
-def _closest_soa(name: Any, records: list[Any]) -> Any:
-    from dnslib import QTYPE
+class _Index:
+    """The zone's records by owner name, so a query costs a dict lookup, not a scan."""
 
-    text = str(name).lower()
-    best = None
-    for rr in records:
-        if rr.rtype != QTYPE.SOA:
-            continue
-        owner = str(rr.rname).lower()
-        if (text == owner or text.endswith("." + owner)) and (
-            best is None or len(owner) > len(str(best.rname))
-        ):
-            best = rr
-    return best
+    def __init__(self, records: list[Any]) -> None:
+        from dnslib import QTYPE
+
+        self.by_name: dict[str, list[Any]] = {}
+        self.names: set[str] = set()  # owners and the empty non-terminals above them
+        self.soas: list[tuple[str, Any]] = []
+        for rr in records:
+            key = _key(rr.rname)
+            self.by_name.setdefault(key, []).append(rr)
+            labels = key.split(".")
+            self.names.update(".".join(labels[i:]) for i in range(len(labels)))
+            if rr.rtype == QTYPE.SOA:
+                self.soas.append((key, rr))
+
+    def owned(self, name: Any) -> list[Any]:
+        """The records owned by ``name``."""
+        return self.by_name.get(_key(name), [])
+
+    def exists(self, name: Any) -> bool:
+        """A name exists if it owns records or is an empty non-terminal above a name that does."""
+        return _key(name) in self.names
+
+    def closest_soa(self, name: Any) -> Any:
+        """The SOA of the closest enclosing zone apex, or None."""
+        text = _key(name)
+        best: tuple[str, Any] | None = None
+        for owner, rr in self.soas:
+            if (text == owner or text.endswith("." + owner)) and (best is None or len(owner) > len(best[0])):
+                best = (owner, rr)
+        return best[1] if best else None
 
 
 def _zone_resolver(owner: DnsZoneServer) -> Any:

@@ -61,18 +61,18 @@ include or redirect whose lookup fails is a temperror (RFC 7208 §5.2): ``spf-un
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from typing import TYPE_CHECKING, Any
+import weakref
+from typing import Any
 
 from ..._settings import Setting
 from .._net import CA_BUNDLE, RESOLVE, parse_target
 from ._audit import DnsTimeoutError, Options, audit
+from ._client import DnsClient, Nameserver
 from ._dmarc import organizational_domain
-from ._lookup import Lookups, parse_nameserver
+from ._lookup import AnswerCache, Lookups, parse_nameserver
 from ._mta_sts import mx_pattern_matches
-
-if TYPE_CHECKING:
-    import dns.asyncresolver
 
 __all__ = [
     "NAMESERVER",
@@ -83,6 +83,9 @@ __all__ = [
     "organizational_domain",
     "parse_nameserver",
 ]
+
+#: Seconds before a DNS query without answer is sent again (within the lifetime).
+RETRY_AFTER = 1.0
 
 NAMESERVER = Setting(
     "INTGKIT_DNS_NAMESERVER",
@@ -106,6 +109,9 @@ class DnsEmail:
         smtp: talk to the MX hosts (port 25) to see STARTTLS and their certificates; many
             networks block outgoing port 25, which makes the check ``mx-starttls-unknown``.
         smtp_timeout: seconds one MX host's SMTP conversation may take.
+        max_queries: DNS queries in flight at most, over all the domains being audited at once.
+        cache_seconds: how long an answer is reused by the next domains' audits (at most its
+            TTL); 0 asks every time. Auditing many domains asks their shared parents often.
     """
 
     name = "dns_email"
@@ -128,7 +134,16 @@ class DnsEmail:
         http_timeout: float = 10.0,
         smtp: bool = True,
         smtp_timeout: float = 10.0,
+        max_queries: int = 64,
+        cache_seconds: float = 30.0,
     ) -> None:
+        self._cache = AnswerCache(max_age=float(cache_seconds))
+        if max_queries < 1:
+            raise ValueError(f"max_queries must be at least 1, got {max_queries!r}")
+        self.max_queries = int(max_queries)
+        self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
         self._nameserver = nameserver
         self._ca_bundle = ca_bundle
         self._resolve = resolve
@@ -147,7 +162,7 @@ class DnsEmail:
     async def fetch(self, target: str | None) -> dict[str, list[dict[str, Any]]]:
         """Run every check for one domain."""
         domain = _domain(target)
-        resolver, server = self._resolver()
+        client = self._client()
         options = Options(
             ca_bundle=self._ca_bundle if self._ca_bundle is not None else CA_BUNDLE.value(),
             resolve=self._resolve if self._resolve is not None else RESOLVE.value(),
@@ -155,26 +170,50 @@ class DnsEmail:
             smtp=self.smtp,
             smtp_timeout=self.smtp_timeout,
         )
-        return await audit(domain, Lookups(domain, resolver, server, self.lifetime), options)
+        lookups = Lookups(domain, client, self._query_limit(), self._cache)
+        try:
+            return await audit(domain, lookups, options)
+        finally:
+            lookups.close()
 
-    def _resolver(self) -> tuple[dns.asyncresolver.Resolver, str]:
-        import dns.asyncresolver
-        import dns.flags
-        import dns.nameserver
+    def _query_limit(self) -> asyncio.Semaphore:
+        """The semaphore of the running loop (a run's private loop gets its own)."""
+        loop = asyncio.get_running_loop()
+        limit = self._limits.get(loop)
+        if limit is None:
+            limit = self._limits[loop] = asyncio.Semaphore(self.max_queries)
+        return limit
 
+    def _client(self) -> DnsClient:
         spec = self._nameserver if self._nameserver is not None else NAMESERVER.value()
         if spec:
             address, port = parse_nameserver(spec)
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = [dns.nameserver.Do53Nameserver(address, port)]
-            server = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+            servers = [Nameserver(address, port)]
         else:
-            resolver = dns.asyncresolver.Resolver()  # the system's (/etc/resolv.conf)
-            server = ", ".join(str(ns) for ns in resolver.nameservers) or "(none configured)"
-        resolver.timeout = self.lifetime
-        resolver.lifetime = self.lifetime
-        resolver.use_edns(0, dns.flags.DO, 1232)  # DO: RRSIGs for the DNSSEC check, and the AD bit
-        return resolver, server
+            servers = _system_nameservers()
+        return DnsClient(servers, lifetime=self.lifetime, retry_after=min(self.lifetime, RETRY_AFTER))
+
+
+def _system_nameservers() -> list[Nameserver]:
+    """The system's nameservers (/etc/resolv.conf), as dnspython reads them."""
+    import dns.resolver
+
+    try:
+        resolver = dns.resolver.Resolver()
+    except dns.resolver.NoResolverConfiguration as exc:
+        raise ValueError(
+            f"no system nameserver is configured ({exc}); set INTGKIT_DNS_NAMESERVER, "
+            "e.g. 127.0.0.1:53 or 9.9.9.9"
+        ) from None
+    out = []
+    for ns in resolver.nameservers:
+        address = getattr(ns, "address", ns)
+        port = getattr(ns, "port", resolver.port)
+        if isinstance(address, str):
+            out.append(Nameserver(address, int(port)))
+    if not out:
+        raise ValueError("no system nameserver speaks plain DNS; set INTGKIT_DNS_NAMESERVER")
+    return out
 
 
 def _domain(target: str | None) -> str:

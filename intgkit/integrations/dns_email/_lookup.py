@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .._findings import clip
+from ._client import DnsClient, DnsFailure, header, parse_answer_section
 
 if TYPE_CHECKING:
-    import dns.asyncresolver
     import dns.message
 
-__all__ = ["Answer", "Lookup", "Lookups", "parse_nameserver"]
+__all__ = ["Answer", "AnswerCache", "Lookup", "Lookups", "parse_nameserver"]
 
 _OK = ("NOERROR", "NODATA")
 
@@ -100,23 +101,70 @@ def rdata_text(rdata: Any) -> str:
     return str(rdata.to_text())
 
 
+class AnswerCache:
+    """Answers kept for the next fetches of the same integration, as a caching resolver does.
+
+    Auditing many domains asks the same parents again and again (``com`` CAA, a shared SPF
+    include, the organisation's ``_dmarc``); an answer is reused for at most ``max_age``
+    seconds, or its records' TTL if shorter. Failed lookups are never kept.
+    """
+
+    def __init__(self, max_age: float = 30.0, max_entries: int = 20_000) -> None:
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self._entries: dict[tuple[str, str], tuple[float, Answer, int | None]] = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[Answer, int | None] | None:
+        """The kept answer and its TTL, or None."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._entries.pop(key, None)
+            return None
+        return entry[1], entry[2]
+
+    def put(self, key: tuple[str, str], answer: Answer, ttl: int | None) -> None:
+        """Keep a successful answer (NOERROR, NODATA, NXDOMAIN)."""
+        if answer.failed or self.max_age <= 0:
+            return
+        now = time.monotonic()
+        if len(self._entries) >= self.max_entries:
+            for k in [k for k, e in self._entries.items() if e[0] <= now]:
+                self._entries.pop(k, None)
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+        age = self.max_age if ttl is None else min(self.max_age, float(ttl))
+        self._entries[key] = (now + age, answer, ttl)
+
+    def clear(self) -> None:
+        """Forget every answer."""
+        self._entries.clear()
+
+
 class Lookups:
     """The queries of one fetch: cached per (name, type), shared while in flight, recorded.
 
     Args:
         domain: the target, repeated in every ``dns_records`` row.
-        resolver: a configured ``dns.asyncresolver.Resolver``.
-        server: the nameserver(s) as text, for error messages.
-        lifetime: seconds one query may take (for the timeout message).
+        client: the DNS client (closed by :meth:`close`).
+        limit: queries in flight at most, shared by the fetches of one integration (a burst of
+            hundreds of UDP queries overflows a server's socket buffer, and each lost one costs
+            a retry).
     """
 
     def __init__(
-        self, domain: str, resolver: dns.asyncresolver.Resolver, server: str, lifetime: float
+        self,
+        domain: str,
+        client: DnsClient,
+        limit: asyncio.Semaphore | None = None,
+        cache: AnswerCache | None = None,
     ) -> None:
         self.domain = domain
-        self.resolver = resolver
-        self.server = server
-        self.lifetime = lifetime
+        self.cache = cache
+        self.client = client
+        self.server = ", ".join(str(ns) for ns in client.nameservers)
+        self.limit = limit
         self.records: list[dict[str, Any]] = []
         self._pending: dict[tuple[str, str], asyncio.Future[Answer]] = {}
 
@@ -137,36 +185,29 @@ class Lookups:
             self._pending[key] = future
         return await future
 
-    async def _ask(self, key: tuple[str, str], purpose: str) -> Answer:
-        import dns.exception
-        import dns.flags
-        import dns.resolver
+    def close(self) -> None:
+        """Close the client's sockets."""
+        self.client.close()
 
+    async def _ask(self, key: tuple[str, str], purpose: str) -> Answer:
         name, rdtype = key
         ttl: int | None = None
-        try:
-            ans = await self.resolver.resolve(name + ".", rdtype, raise_on_no_answer=False, search=False)
-        except dns.resolver.NXDOMAIN:
-            out = Answer("NXDOMAIN", error="the name does not exist (NXDOMAIN)")
-        except dns.exception.Timeout:
-            out = Answer(
-                "TIMEOUT", error=f"DNS server {self.server} did not answer within {self.lifetime:g} s"
-            )
-        except dns.resolver.NoNameservers as exc:
-            status = "SERVFAIL" if "SERVFAIL" in str(exc) else "ERROR"
-            out = Answer(status, error=clip(f"DNS server {self.server}: {exc}", 300))
-        except dns.exception.DNSException as exc:
-            out = Answer("ERROR", error=clip(f"{type(exc).__name__}: {exc}", 300))
+        kept = self.cache.get(key) if self.cache is not None else None
+        if kept is not None:
+            out, ttl = kept
         else:
-            rdata = list(ans.rrset) if ans.rrset is not None else []
-            out = Answer(
-                "NOERROR" if rdata else "NODATA",
-                texts=[rdata_text(r) for r in rdata],
-                rdata=rdata,
-                ad=bool(ans.response.flags & dns.flags.AD),
-                response=ans.response,
-            )
-            ttl = ans.rrset.ttl if ans.rrset is not None else None
+            try:
+                if self.limit is None:
+                    out, ttl = await self._resolve(name, rdtype)
+                else:
+                    async with self.limit:
+                        out, ttl = await self._resolve(name, rdtype)
+            except DnsFailure as exc:
+                out = Answer(exc.status, error=clip(str(exc), 300))
+            except ValueError as exc:  # a name that cannot be asked (too long, empty label)
+                out = Answer("ERROR", error=clip(str(exc), 300))
+            if self.cache is not None:
+                self.cache.put(key, out, ttl)
         base = {
             "domain": self.domain,
             "purpose": purpose,
@@ -180,3 +221,37 @@ class Lookups:
         else:
             self.records.append({**base, "raw_record": None, "ttl": None, "error": out.error})
         return out
+
+    async def _resolve(self, name: str, rdtype: str) -> tuple[Answer, int | None]:
+        import dns.exception
+        import dns.flags
+        import dns.message
+        import dns.rcode
+        import dns.rdatatype
+
+        data = await self.client.query(name, dns.rdatatype.from_text(rdtype))
+        rcode, flags, count = header(data)
+        ad = bool(flags & dns.flags.AD)
+        if count == 0:  # no records: the header says all there is to say
+            if rcode == dns.rcode.NXDOMAIN:
+                return Answer("NXDOMAIN", error="the name does not exist (NXDOMAIN)"), None
+            return Answer("NODATA", ad=ad), None
+        try:
+            response = parse_answer_section(data)
+            if not isinstance(response, dns.message.QueryMessage):  # pragma: no cover - a reply
+                return Answer("ERROR", error="the answer is not a query response"), None
+            chain = response.resolve_chaining()
+        except dns.exception.DNSException as exc:
+            return Answer("ERROR", error=clip(f"malformed answer: {type(exc).__name__}: {exc}", 300)), None
+        rrset = chain.answer
+        if rrset is None and rcode == dns.rcode.NXDOMAIN:
+            return Answer("NXDOMAIN", error="the name does not exist (NXDOMAIN)", response=response), None
+        rdata = list(rrset) if rrset is not None else []
+        answer = Answer(
+            "NOERROR" if rdata else "NODATA",
+            texts=[rdata_text(r) for r in rdata],
+            rdata=rdata,
+            ad=ad,
+            response=response,
+        )
+        return answer, (rrset.ttl if rrset is not None else None)
