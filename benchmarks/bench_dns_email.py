@@ -247,7 +247,7 @@ def run(quick: bool) -> list[Row]:
             f"dns_email: {n:,} domains vs checkdmarc in {CONCURRENCY} threads (b)",
             medians["intgkit"],
             medians["threads"],
-            None,
+            0.5,
         ),
     ]
 
