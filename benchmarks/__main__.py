@@ -24,6 +24,7 @@ from ._common import Row, machine
 MODULES = [
     ("runner", "benchmarks.bench_runner"),
     ("frames", "benchmarks.bench_frames"),
+    ("exports", "benchmarks.bench_exports"),
     ("import", "benchmarks.bench_import"),
     ("audit", "benchmarks.bench_audit"),
     ("http_headers", "benchmarks.bench_http_headers"),

@@ -921,10 +921,30 @@ def _csv_field(value: Any) -> str:
 
 
 def _csv_column(values: Any) -> list[str]:
-    if isinstance(values, pd.Series):  # numpy columns: to_numpy().tolist() gives Python scalars
+    """One column's fields; numpy numbers and text take fast paths (a run has millions of cells)."""
+    if isinstance(values, pd.Series):
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iub":
+            return list(map(str, values.to_numpy().tolist()))
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind == "f":
+            return ["" if v != v else repr(v) for v in values.to_numpy().tolist()]
         values = values.to_numpy() if isinstance(values.dtype, np.dtype) else values.array
     items = values.tolist() if hasattr(values, "tolist") else list(values)
-    return [_csv_field(v) for v in items]
+    out: list[str] = []
+    append = out.append
+    for v in items:
+        if v is None:
+            append("")
+        elif type(v) is not str:
+            append(_csv_field(v))
+        elif not v:
+            append('""')
+        elif '"' in v:
+            append('"' + v.replace('"', '""') + '"')
+        elif "," in v or "\n" in v or "\r" in v:
+            append('"' + v + '"')
+        else:
+            append(v)
+    return out
 
 
 def _write_csv_cells(cells: Mapping[str, Any], out: Any) -> None:
