@@ -136,9 +136,10 @@ def _served_chain(sslobj: Any) -> tuple[bytes, ...]:
     return tuple(out)
 
 
-def _alert_wait(rtt: float, timeout: float) -> float:
-    """How long to wait for a post-handshake alert: a few round trips, at least 0.1 s."""
-    return min(timeout, max(0.1, 4 * rtt))
+def _alert_wait(rtt: float, handshake: float, timeout: float) -> float:
+    """How long to wait for a post-handshake alert: at least 0.1 s, a few round trips, and twice
+    the handshake's own time (a busy server is slow to judge the client's flight too)."""
+    return min(timeout, max(0.1, 4 * rtt, 2 * handshake))
 
 
 async def handshake(
@@ -155,6 +156,7 @@ async def handshake(
         raise ConnectFailed(exc.strerror or str(exc) or type(exc).__name__) from None
     rtt = loop.time() - started
     secured = False
+    shaking = loop.time()
     try:
         try:
             # wait_for, not only ssl_handshake_timeout: that one surfaces as a reset connection,
@@ -192,7 +194,8 @@ async def handshake(
         required = closed = False
         if version == "TLSv1.3" or torn_down:
             try:
-                closed = not await asyncio.wait_for(reader.read(1), _alert_wait(rtt, timeout))
+                wait = _alert_wait(rtt, loop.time() - shaking, timeout)
+                closed = not await asyncio.wait_for(reader.read(1), wait)
             except ssl.SSLError as exc:
                 required = exc.reason in _CLIENT_CERT_ALERTS
             except TimeoutError:  # before OSError, its base class: no alert, still open
