@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
-from ._breakers import Breaker, BreakerBoard
+from ._breakers import Admission, Breaker, BreakerBoard
 from ._cache import ResultCache
 from ._errors import (
     DuplicateIntegrationError,
@@ -50,6 +50,7 @@ def read_csv(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:
 
 
 __all__ = [
+    "Admission",
     "Breaker",
     "BreakerBoard",
     "DEFAULT_TIMEOUT",

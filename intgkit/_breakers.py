@@ -12,36 +12,60 @@ a raiser for a failure), which keeps pybreaker's counters, transitions and liste
 source of truth. A cancelled call reports nothing: neither success nor failure (resilience4j's
 "ignored"). Outcomes of calls admitted under an earlier state are dropped, so a slow call that
 began before the breaker opened cannot close it later.
+
+Only pybreaker's public API is used: each breaker's state storage is built here and handed to
+pybreaker (``state_storage=``), and its state, counter and opened-at time are read from that
+storage object. So the storage can be pybreaker's own ``CircuitRedisStorage``, which lets
+several processes share a breaker (one namespace per breaker: without one, pybreaker's keys
+are shared by every breaker of the Redis database).
+
+pybreaker is imported when the first breaker is made, not with intgkit: when redis-py is
+installed, ``import pybreaker`` imports it (and redis-py imports cryptography), 0.2-0.4 s that
+``import intgkit`` should not pay. pybreaker calls listeners by their methods, so ours need not
+subclass its listener class.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
-
-import pybreaker
 
 from ._errors import UsageError
 from ._log import logger
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pybreaker
 
-__all__ = ["Breaker", "BreakerBoard", "BreakerKey"]
+__all__ = ["Admission", "Breaker", "BreakerBoard", "BreakerKey"]
 
 #: A breaker is keyed by integration name, plus the target for per-target breakers.
 BreakerKey = tuple[str, str | None]
 
-REJECT: Final = 0
-NORMAL: Final = 1
-PROBE: Final = 2
 
-CLOSED: Final = pybreaker.STATE_CLOSED
-OPEN: Final = pybreaker.STATE_OPEN
-HALF_OPEN: Final = pybreaker.STATE_HALF_OPEN
+class Admission(enum.IntEnum):
+    """What :meth:`Breaker.admit` decided for one call."""
+
+    #: refused: the breaker is open (or half-open with its probe in flight)
+    REJECT = 0
+    #: let through while closed
+    NORMAL = 1
+    #: the one call let through while half-open; its outcome closes or re-opens the breaker
+    PROBE = 2
+
+
+REJECT: Final = Admission.REJECT
+NORMAL: Final = Admission.NORMAL
+PROBE: Final = Admission.PROBE
+
+#: pybreaker's state names (pybreaker.STATE_CLOSED, STATE_OPEN, STATE_HALF_OPEN)
+CLOSED: Final = "closed"
+OPEN: Final = "open"
+HALF_OPEN: Final = "half-open"
 
 Clock = Callable[[], datetime]
 
@@ -63,13 +87,22 @@ def key_label(key: BreakerKey) -> str:
     return key[0] if key[1] is None else f"{key[0]}@{key[1]}"
 
 
-class _EventListener(pybreaker.CircuitBreakerListener):
+class _EventListener:
     """Logs every state change and forwards it to the board's callbacks, never raising."""
 
     def __init__(self, board: BreakerBoard, key: BreakerKey) -> None:
         self.board = board
         self.key = key
         self.breaker: Breaker | None = None
+
+    def before_call(self, cb: Any, func: Any, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def success(self, cb: Any) -> None:
+        return None
+
+    def failure(self, cb: Any, exc: BaseException) -> None:
+        return None
 
     def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:
         old = getattr(old_state, "name", old_state)
@@ -93,7 +126,7 @@ class _EventListener(pybreaker.CircuitBreakerListener):
                 _report_listener_error(callback, exc)
 
 
-class _SafeListener(pybreaker.CircuitBreakerListener):
+class _SafeListener:
     """Wraps a user's pybreaker listener so an exception in it is logged, not raised."""
 
     def __init__(self, inner: pybreaker.CircuitBreakerListener) -> None:
@@ -118,6 +151,12 @@ class _SafeListener(pybreaker.CircuitBreakerListener):
             _report_listener_error(self.inner, exc)
 
 
+def _circuit_breaker_error() -> type[Exception]:
+    import pybreaker  # imported already: a breaker exists
+
+    return pybreaker.CircuitBreakerError
+
+
 def _report_listener_error(listener: object, exc: Exception) -> None:
     with contextlib.suppress(Exception):  # nothing may escape from here
         logger().warning(
@@ -130,7 +169,8 @@ def _report_listener_error(listener: object, exc: Exception) -> None:
 class Breaker:
     """One circuit breaker: a pybreaker.CircuitBreaker plus a bounded half-open probe."""
 
-    __slots__ = ("_clock", "_due", "_lock", "_opened_at", "_probe_until", "_storage", "cb", "fast", "key")
+    __slots__ = ("_clock", "_due", "_lock", "_opened_at", "_probe_until", "_storage", "cb", "fast", "key",
+                 "shared")  # fmt: skip
 
     def __init__(
         self,
@@ -139,16 +179,25 @@ class Breaker:
         fail_max: int,
         reset_timeout: float,
         clock: Clock,
-        listeners: list[pybreaker.CircuitBreakerListener],
+        listeners: list[Any],  # ours and pybreaker.CircuitBreakerListener objects
+        storage: pybreaker.CircuitBreakerStorage | None = None,
     ) -> None:
+        import pybreaker
+
         self.key = key
+        # pybreaker's state lives in this storage object; we keep the reference and read the
+        # state from it on the fast path (pybreaker has no public accessor for its storage)
+        self._storage = storage if storage is not None else pybreaker.CircuitMemoryStorage(CLOSED)
+        #: True when the state is shared with other processes (Redis): it may change behind
+        #: this process's back, so the opened-at time is read from the storage.
+        self.shared = not isinstance(self._storage, pybreaker.CircuitMemoryStorage)
         self.cb = pybreaker.CircuitBreaker(
             fail_max=fail_max,
             reset_timeout=reset_timeout,
             listeners=listeners,
             name=key_label(key),
+            state_storage=self._storage,
         )
-        self._storage = self.cb._state_storage  # pybreaker's state, read on the fast path
         self._clock = clock
         self._lock = threading.Lock()
         self._probe_until: datetime | None = None
@@ -164,8 +213,8 @@ class Breaker:
         self.fast = len(listeners) == 1
 
     # -- the gate ------------------------------------------------------------------------------
-    def admit(self, hold_s: float = 0.0) -> int:
-        """REJECT, NORMAL (closed) or PROBE (the one call allowed while half-open).
+    def admit(self, hold_s: float = 0.0) -> Admission:
+        """Admission.REJECT, NORMAL (closed) or PROBE (the one call allowed while half-open).
 
         Args:
             hold_s: how long the call may take; a probe's permit is held at least this long
@@ -196,7 +245,7 @@ class Breaker:
     def _probe_due(self) -> datetime | None:
         """When an open breaker lets a probe through: opened_at + reset_timeout, computed once
         per opening (and per reset_timeout, which pybreaker lets callers change)."""
-        opened = self._opened_at
+        opened = self._opened()
         if opened is None:  # opened behind our listener's back: due at once, as before
             return None
         reset = self.cb.reset_timeout
@@ -205,11 +254,25 @@ class Breaker:
             cached = self._due = (opened, reset, opened + timedelta(seconds=reset))
         return cached[2]
 
+    def _opened(self) -> datetime | None:
+        """When it last opened: by our clock when this process saw it open; from the storage
+        when the state is shared (another process may have opened it; whole seconds in Redis)."""
+        if not self.shared:
+            return self._opened_at
+        stored = self._storage.opened_at
+        if stored is None:
+            return self._opened_at
+        if stored.tzinfo is None:  # pybreaker's Redis storage returns naive UTC
+            stored = stored.replace(tzinfo=UTC)
+        if self._opened_at is not None and self._opened_at > stored:
+            return self._opened_at
+        return stored
+
     # -- outcomes ------------------------------------------------------------------------------
-    def success(self, admitted: int) -> None:
+    def success(self, admitted: Admission) -> None:
         """Report a successful call that :meth:`admit` let through."""
         state = self._storage.state
-        if admitted == PROBE:
+        if admitted is PROBE:
             self._probe_until = None
             if state != HALF_OPEN:
                 return
@@ -220,10 +283,10 @@ class Breaker:
         except Exception as exc:  # noqa: BLE001 - bookkeeping must never break a call
             _report_listener_error(self.cb, exc)
 
-    def failure(self, admitted: int, exc: BaseException) -> None:
+    def failure(self, admitted: Admission, exc: BaseException) -> None:
         """Report a failed (error or timeout) call that :meth:`admit` let through."""
         state = self._storage.state
-        if admitted == PROBE:
+        if admitted is PROBE:
             self._probe_until = None
             if state != HALF_OPEN:
                 return
@@ -231,7 +294,7 @@ class Breaker:
             return
         try:
             self.cb.call(_raise, exc)
-        except pybreaker.CircuitBreakerError:
+        except _circuit_breaker_error():
             pass  # the failure tripped the breaker: expected
         except BaseException as raised:  # noqa: BLE001 - the re-raised original, or a listener's
             if raised is not exc:
@@ -239,9 +302,9 @@ class Breaker:
                     self.cb, raised if isinstance(raised, Exception) else Exception(raised)
                 )
 
-    def ignore(self, admitted: int) -> None:
+    def ignore(self, admitted: Admission) -> None:
         """Report a call that was cancelled by its caller: it counts as nothing."""
-        if admitted == PROBE:
+        if admitted is PROBE:
             self._probe_until = None
 
     def reset(self) -> None:
@@ -264,7 +327,7 @@ class Breaker:
     @property
     def opened_at(self) -> datetime | None:
         """When the breaker last opened, while it is not closed."""
-        return None if self.state == CLOSED else self._opened_at
+        return None if self.state == CLOSED else self._opened()
 
     def seconds_until_probe(self) -> float:
         """Seconds until an open breaker lets a probe through (0 when one would pass now).
@@ -276,8 +339,9 @@ class Breaker:
         if state == CLOSED:
             return 0.0
         now = self._clock()
-        if state == OPEN and self._opened_at is not None:
-            due = self._opened_at + timedelta(seconds=self.cb.reset_timeout)
+        opened = self._opened()
+        if state == OPEN and opened is not None:
+            due = opened + timedelta(seconds=self.cb.reset_timeout)
             return max(0.0, (due - now).total_seconds())
         if self._probe_until is not None:
             return max(0.0, (self._probe_until - now).total_seconds())
@@ -296,6 +360,11 @@ class BreakerBoard:
         clock: returns the current aware UTC datetime; injectable for tests.
         listeners: pybreaker listeners added to every breaker; exceptions in them are
             logged, never raised into a call.
+        storage: where breaker state lives: "memory" (the default: this process), a Redis URL
+            (``redis://host:6379/0``; extra ``redis``) or a ``redis.Redis`` client, so that
+            every process using the same Redis shares each breaker (see _breaker_storage).
+        namespace: the prefix of every breaker's Redis keys (``<namespace>:<breaker>:...``);
+            runners sharing breakers must use the same one.
     """
 
     def __init__(
@@ -305,6 +374,8 @@ class BreakerBoard:
         reset_timeout: float = 60.0,
         clock: Clock | None = None,
         listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
+        storage: object = None,
+        namespace: str = "intgkit",
     ) -> None:
         if isinstance(fail_max, bool) or not isinstance(fail_max, int) or fail_max < 1:
             raise UsageError(f"fail_max must be a whole number of failures >= 1, got {fail_max!r}")
@@ -326,6 +397,9 @@ class BreakerBoard:
         #: Per integration: threads of plain calls that timed out (or were cancelled) and
         #: still run; the engine counts them up, their threads count them down as they end.
         self.abandoned_threads: dict[str, int] = {}
+        from ._breaker_storage import storage_factory
+
+        self._storage_factory, self.storage = storage_factory(storage, namespace)
 
     def get(self, key: BreakerKey) -> Breaker:
         """The breaker for ``key``, created closed on first use."""
@@ -340,13 +414,28 @@ class BreakerBoard:
                         reset_timeout=self.reset_timeout,
                         clock=self.clock,
                         listeners=[_EventListener(self, key), *self._user_listeners],
+                        storage=self._storage_factory(key_label(key)),
                     )
                     self._breakers[key] = b
         return b
 
-    def on_change(self, callback: Callable[[BreakerKey, str, str], None]) -> None:
-        """Call ``callback(key, old_state, new_state)`` on every state change."""
+    def on_change(self, callback: Callable[[BreakerKey, str, str], None]) -> Callable[[], None]:
+        """Call ``callback(key, old_state, new_state)`` on every state change.
+
+        Returns a function that unsubscribes it (calling it again does nothing), for a panel
+        or a notebook cell that goes away while the runner lives on.
+        """
+        if not callable(callback):
+            raise UsageError(
+                f"on_change takes a callable(key, old_state, new_state), got {type(callback).__name__}"
+            )
         self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._callbacks.remove(callback)
+
+        return unsubscribe
 
     def reset(self, key: str | BreakerKey | None = None) -> None:
         """Close one breaker (by key, label, or integration name: all its targets) or all."""
@@ -432,7 +521,7 @@ class BreakerBoard:
 
     def __repr__(self) -> str:
         if not self._breakers:
-            return "BreakerBoard(no breakers yet)"
+            return f"BreakerBoard(no breakers yet; storage: {self.storage})"
         return f"BreakerBoard\n{self.to_frame().to_string(index=False)}"
 
     def _repr_html_(self) -> str:

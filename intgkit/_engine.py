@@ -283,7 +283,7 @@ class _Run:
             )
             return result
         admitted = breaker.admit(spec.timeout or 0.0)
-        if admitted == REJECT:
+        if admitted is REJECT:
             key = (breaker, breaker.state)
             error = self.rejections.get(key)
             if error is None:

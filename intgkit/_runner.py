@@ -65,6 +65,11 @@ class IntegrationRunner:
         history: where ``run``/``arun`` record each run (``intgkit.History``): by default
             ``$INTGKIT_HISTORY`` or the user data folder, silently off when the ``history``
             extra (DuckDB) is not installed; a path for another store; None for no recording.
+        breaker_storage: "memory" (default), a Redis URL such as ``"redis://localhost:6379/0"``
+            (extra ``redis``) or a ``redis.Redis`` client: with Redis, every runner (in any
+            process) using the same server and ``breaker_namespace`` shares each breaker's
+            state. Redis is pinged here; an unreachable one is a UsageError.
+        breaker_namespace: prefix of the breakers' Redis keys.
     """
 
     def __init__(
@@ -84,6 +89,8 @@ class IntegrationRunner:
         cache_ttl: float | None = None,
         cache: ResultCache | None = None,
         history: str | os.PathLike[str] | None = DEFAULT,
+        breaker_storage: object = "memory",
+        breaker_namespace: str = "intgkit",
     ) -> None:
         if registry is not None and not isinstance(registry, IntegrationRegistry):
             raise UsageError(f"registry must be an IntegrationRegistry, got {type(registry).__name__}")
@@ -103,7 +110,12 @@ class IntegrationRunner:
             raise UsageError(f"breaker_per_target must be True, False or None, got {breaker_per_target!r}")
         self.breaker_per_target = breaker_per_target
         self.breakers = BreakerBoard(
-            fail_max=fail_max, reset_timeout=reset_timeout, clock=clock, listeners=listeners
+            fail_max=fail_max,
+            reset_timeout=reset_timeout,
+            clock=clock,
+            listeners=listeners,
+            storage=breaker_storage,
+            namespace=breaker_namespace,
         )
         if retry is not None and not isinstance(retry, Retry):
             raise UsageError(f"retry must be an intgkit.Retry(...) or None, got {type(retry).__name__}")

@@ -56,3 +56,14 @@ def logs() -> Iterator[list[dict[str, object]]]:
     """structlog events captured as dicts (structlog.testing.capture_logs)."""
     with structlog.testing.capture_logs() as captured:
         yield captured
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on a free port of 127.0.0.1 for the whole session; its URL.
+
+    Tests share it: give each its own key namespace (or flush what you wrote)."""
+    from _redis import redis_server
+
+    with redis_server() as url:
+        yield url

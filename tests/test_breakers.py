@@ -291,3 +291,54 @@ def test_on_change_callbacks(registry: intgkit.IntegrationRegistry) -> None:
     runner.breakers.on_change(lambda *a: 1 / 0)
     assert runner.run(["flaky"], targets=["a"])[0].status is Status.ERROR
     assert seen == [(("flaky", None), "closed", "open")]
+
+
+def test_on_change_can_unsubscribe(registry: intgkit.IntegrationRegistry) -> None:
+    """on_change returns a function that unsubscribes the callback (twice is harmless)."""
+    seen: list[str] = []
+    calls: list[str] = []
+    failing(registry, calls)
+    runner = intgkit.IntegrationRunner(registry, fail_max=1)
+    unsubscribe = runner.breakers.on_change(lambda key, old, new: seen.append(new))
+    runner.run(["flaky"], targets=["a"])
+    unsubscribe()
+    unsubscribe()
+    runner.breakers.reset()
+    runner.run(["flaky"], targets=["a"])
+    assert seen == ["open"]
+    with pytest.raises(intgkit.UsageError, match="on_change takes a callable"):
+        runner.breakers.on_change("print")  # type: ignore[arg-type]
+
+
+def test_admit_returns_an_admission(clock: Clock) -> None:
+    """Breaker.admit() answers with the public Admission enum: NORMAL, then REJECT, then PROBE."""
+    board = intgkit.BreakerBoard(fail_max=1, reset_timeout=10, clock=clock)
+    b = board.get(("svc", None))
+    first = b.admit()
+    assert first is intgkit.Admission.NORMAL
+    b.failure(first, ConnectionError("down"))
+    assert b.admit() is intgkit.Admission.REJECT
+    clock.jump(11)
+    assert b.admit(5.0) is intgkit.Admission.PROBE
+    assert b.admit() is intgkit.Admission.REJECT  # one probe at a time
+    assert [a.name for a in intgkit.Admission] == ["REJECT", "NORMAL", "PROBE"]
+
+
+def test_breakers_read_pybreaker_through_its_public_api_only() -> None:
+    """No attribute of pybreaker's objects that starts with an underscore is read or written."""
+    import ast
+    import inspect
+
+    from intgkit import _breaker_storage, _breakers
+
+    for module in (_breakers, _breaker_storage):
+        tree = ast.parse(inspect.getsource(module))
+        private = [
+            ast.unparse(n)
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and n.attr.startswith("_")
+            and not n.attr.startswith("__")
+            and ast.unparse(n.value) in ("self.cb", "cb", "pybreaker", "b.cb", "breaker.cb", "self._storage")
+        ]
+        assert private == [], (module.__name__, private)
