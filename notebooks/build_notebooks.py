@@ -1118,6 +1118,110 @@ await servers.stop()
 
 
 # ------------------------------------------------------------------------------------------------
+notebook(
+    "06_history_and_changes",
+    md("""
+# Run history and what changed
+
+Every run a runner makes is recorded in a DuckDB file (`pip install "intgkit[history]"`): by
+default in your user data folder (or `$INTGKIT_HISTORY`), or where `IntegrationRunner(history=path)`
+says; `history=None` turns it off. `intgkit.History` lists the runs, loads one back as
+`IntegrationResults` with the same frames, and says what changed between two runs.
+
+Here we audit the local demo site twice with the `http_headers` integration (the MDN HTTP
+Observatory tests), change the site's configuration in between, and ask what changed. The store
+lives in a temporary folder so the notebook leaves nothing behind.
+"""),
+    code("""
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+import intgkit
+from intgkit.integrations.http_headers import HttpHeaders
+from intgkit.testing import LocalSite, Route
+
+pd.set_option("display.width", 140)
+pd.set_option("display.max_colwidth", 50)
+folder = tempfile.TemporaryDirectory()
+store = Path(folder.name) / "history.duckdb"
+
+site = await LocalSite.mediocre().start()
+registry = intgkit.IntegrationRegistry(entry_point_group=None)
+registry.register(HttpHeaders(ca_bundle=site.ca_bundle, resolve=site.resolve))
+runner = intgkit.IntegrationRunner(registry, timeout=20, history=store)
+"""),
+    md("""
+## Audit, change the site, audit again
+
+The first audit finds the mediocre site's problems (grade C). Then the site's administrator adds
+`X-Content-Type-Options: nosniff`, but also drops `X-Frame-Options` while editing the headers.
+"""),
+    code("""
+first = await runner.arun(["http_headers"], targets=[site.target])
+print(first.to_frame("observatory")[["target", "score", "grade"]].to_string(index=False))
+
+page = site.routes["/"]
+headers = [(k, v) for k, v in page.headers if k != "X-Frame-Options"] + [("X-Content-Type-Options", "nosniff")]
+site.routes["/"] = Route.page(headers=headers, cookies=page.cookies, body=page.body)
+
+second = await runner.arun(["http_headers"], targets=[site.target])
+print(second.to_frame("observatory")[["target", "score", "grade"]].to_string(index=False))
+"""),
+    md("""
+## The runs, newest first
+
+`History(store).runs()` has one row per run: when it ran, which integrations over how many
+targets, the results by status, and `partial` for a run that was cancelled or interrupted.
+Each run's id is also on its results: `second.run_id`.
+"""),
+    code("""
+h = intgkit.History(store)
+runs = h.runs()
+print(len(runs), runs["run_id"].tolist() == [second.run_id, first.run_id])
+runs[["integrations", "n_targets", "n_results", "ok", "error", "partial"]]
+"""),
+    md("""
+## What changed
+
+`h.diff(old, new)` lists status changes and changed values of one-row sections (the grade, the
+score); `h.diff(old, new, "findings")` matches findings by their key (integration, target,
+check) and says which are **new**, **resolved** or **changed**. The join runs inside DuckDB.
+"""),
+    code("""
+h.diff(first.run_id, second.run_id)
+"""),
+    code("""
+changes = h.diff(first.run_id, second.run_id, "findings")
+changes[["target", "key", "change", "severity", "before", "after"]]
+"""),
+    md("""
+The same comparison works on results in memory, and a stored run loads back with the frames
+it had: `results.diff(old)`, `h.load(run_id)`.
+"""),
+    code("""
+old = h.load(first.run_id)
+pd.testing.assert_frame_equal(old.to_frame("findings"), first.to_frame("findings"))
+second.diff(old, "findings").equals(changes), h.diff(second.run_id, second.run_id).empty
+"""),
+    md("""
+From a shell, `intgkit history` lists the runs and `intgkit diff --fail-on-new high` exits 1 when
+a new finding of that severity appeared since the previous comparable run: a weekly cron job
+or a CI step that fails on regressions only. `h.prune(keep=50)` or `h.prune(older_than="90d")`
+keeps the file small.
+"""),
+    code("""
+await site.stop()
+intgkit.History(store).prune(keep=1), len(intgkit.History(store).runs())
+"""),
+    code("""
+folder.cleanup()
+"""),
+)
+
+
+# ------------------------------------------------------------------------------------------------
 def build(name: str, cells: list[tuple[str, str]]) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
