@@ -119,6 +119,7 @@ def test_readme_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.Mon
     for name in saved:  # a developer's own settings must not make a block pass
         if name.startswith(("INTGKIT_", "CLOUDFLARE_")):
             del os.environ[name]
+    os.environ["INTGKIT_HISTORY"] = str(tmp_path / "history.duckdb")  # never the user's real store
     try:
         run_block(block)
     except Exception as exc:

@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .._errors import HistoryError, MissingExtraError
+from .._log import logger
 from ._codec import decode_column, encode_column
 
 if TYPE_CHECKING:
@@ -210,11 +211,19 @@ class Store:
 
     def _open(self, duckdb: Any, deadline: float) -> duckdb.DuckDBPyConnection:
         delay = 0.005
+        wal_set_aside = False
         while True:
             try:
                 return duckdb.connect(str(self.path))  # type: ignore[no-any-return]
-            except duckdb.IOException as exc:
+            except duckdb.Error as exc:
+                if not wal_set_aside and "replaying WAL" in str(exc) and self._set_wal_aside(str(exc)):
+                    wal_set_aside = True
+                    continue
                 text = str(exc)
+                if not isinstance(exc, duckdb.IOException):
+                    raise HistoryError(
+                        self.path, f"cannot be opened as a DuckDB store ({_first_line(text)})"
+                    ) from None
                 if any(w in text for w in _LOCK_WORDS):
                     if time.monotonic() + delay > deadline:
                         raise StoreLocked(self.path) from None
@@ -224,10 +233,25 @@ class Store:
                 raise HistoryError(
                     self.path, f"cannot be opened as a DuckDB store ({_first_line(text)})"
                 ) from None
-            except duckdb.Error as exc:
-                raise HistoryError(
-                    self.path, f"cannot be opened as a DuckDB store ({_first_line(str(exc))})"
-                ) from None
+
+    def _set_wal_aside(self, error: str) -> bool:
+        """A write-ahead log DuckDB cannot replay (seen after writers were killed twice during a
+        checkpoint) would make the store unusable for good: keep it beside the store under
+        another name and open the store as of its last checkpoint."""
+        wal = self.path.with_name(self.path.name + ".wal")
+        aside = self.path.with_name(f"{self.path.name}.wal.unreadable-{int(time.time())}")
+        try:
+            os.replace(wal, aside)
+        except OSError:
+            return False
+        logger().warning(
+            "history_wal_set_aside",
+            store=str(self.path),
+            kept_as=aside.name,
+            error=_first_line(error),
+            hint="runs recorded since the store's last checkpoint are not in it",
+        )
+        return True
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         try:
