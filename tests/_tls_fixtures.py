@@ -158,8 +158,9 @@ def make_leaf(
     return Issued(builder.sign(issuer.key if issuer else key, digest or hashes.SHA256()), key)
 
 
-def ocsp_response(leaf: Issued, issuer: Issued, status: str = "good") -> bytes:
-    """A DER OCSP response about ``leaf``, signed by its issuer (the notes' recipe)."""
+def ocsp_response(leaf: Issued, issuer: Issued, status: str = "good", signer: Issued | None = None) -> bytes:
+    """A DER OCSP response about ``leaf``, signed by its issuer (the notes' recipe) or ``signer``."""
+    signer = signer or issuer
     cert_status = {"good": ocsp.OCSPCertStatus.GOOD, "revoked": ocsp.OCSPCertStatus.REVOKED}[status]
     revoked = NOW - timedelta(days=1) if status == "revoked" else None
     reason = x509.ReasonFlags.key_compromise if status == "revoked" else None
@@ -175,8 +176,8 @@ def ocsp_response(leaf: Issued, issuer: Issued, status: str = "good") -> bytes:
             revocation_time=revoked,
             revocation_reason=reason,
         )
-        .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer.cert)
-        .sign(issuer.key, hashes.SHA256())
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
+        .sign(signer.key, hashes.SHA256())
     )
     return resp.public_bytes(serialization.Encoding.DER)
 

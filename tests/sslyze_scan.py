@@ -95,6 +95,7 @@ def _facts(spec: dict[str, Any], res: Any) -> dict[str, Any]:
                 for c in chain
             ),
             ocsp_stapled=dep.ocsp_response is not None,
+            ocsp_trusted=dep.ocsp_response_is_trusted,
             ocsp_status=(
                 dep.ocsp_response.certificate_status.name.lower() if dep.ocsp_response is not None else None
             ),

@@ -699,14 +699,19 @@ async def test_sha1_intermediate_root_sent_and_order(tmp_path: Path) -> None:
     [
         ("good", ("ocsp-stapling-ok", True, "info")),
         ("revoked", ("ocsp-stapling-revoked", False, "critical")),
+        ("foreign", ("ocsp-stapling-untrusted", False, "medium")),
         (None, ("ocsp-stapling-not-stapled", False, "low")),
     ],
 )
 async def test_ocsp_stapling(tmp_path: Path, status: str | None, expected: tuple[str, bool, str]) -> None:
-    """A stapled 'good' response passes, 'revoked' is critical, none is low (testssl.sh)."""
+    """A stapled 'good' response passes, 'revoked' is critical, one signed by a stranger is
+    medium (clients ignore it), none is low (testssl.sh)."""
     ca = make_ca()
     leaf = make_leaf(ca)
-    der = ocsp_response(leaf, ca, status) if status else None
+    if status == "foreign":
+        der: bytes | None = ocsp_response(leaf, ca, "good", signer=make_ca("someone else"))
+    else:
+        der = ocsp_response(leaf, ca, status) if status else None
     with s_server(tmp_path, leaf, ocsp_der=der) as port:
         out = await audit_at(port, ca)
     assert outcome(out, "ocsp_stapling") == expected

@@ -185,6 +185,9 @@ def test_tls_certificate_agrees_with_sslyze(tmp_path: Path) -> None:
     assert ref["tls1_3_only"]["versions"] == {v: v == "tls1_3" for v in VERSIONS}
     assert "TLS_RSA_WITH_NULL_SHA256" in ref["weak_suites"]["suites"]["tls1_2"]
     assert ref["sha1_intermediate"]["chain_sha1"] is True and ref["ocsp_stapled"]["ocsp_stapled"] is True
+    # the staple's signature: sslyze trusts it (its stores include the supplied CA), and so do we
+    assert ref["ocsp_stapled"]["ocsp_trusted"] is True
+    assert finding(mine["ocsp_stapled"], "ocsp_stapling")["result_id"] == "ocsp-stapling-ok"
     assert "subjectAltName" in ref["no_san"]["chain_error"]
     assert finding(mine["no_san"], "hostname")["result_id"] == "hostname-no-san"
 

@@ -160,7 +160,31 @@ class TlsCertificate:
             ),
             peer if peer is not None and peer.kind == "ok" else None,
             result,
+            _issuer(chain[0], ders, cafile),
         )
+
+
+def _issuer(leaf: CertFacts, ders: tuple[bytes, ...], cafile: str | None) -> bytes | None:
+    """The leaf's issuer (DER): from the served chain, else from the configured trust roots."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    candidates = list(ders[1:])
+    if cafile:
+        try:
+            with open(cafile, "rb") as f:
+                pem = f.read()
+            candidates += [c.public_bytes(Encoding.DER) for c in x509.load_pem_x509_certificates(pem)]
+        except (OSError, ValueError):
+            pass
+    for der in candidates:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            continue
+        if cert.subject.rfc4514_string() == leaf.issuer or clip(cert.subject.rfc4514_string()) == leaf.issuer:
+            return der
+    return None
 
 
 def _sections(
@@ -171,6 +195,7 @@ def _sections(
     c: _chain.ChainInput,
     peer: Handshake | None,
     result: ScanResult,
+    issuer: bytes | None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Every check family's findings, the certificate facts row and the accepted suites."""
     r = Report(target)
@@ -188,7 +213,13 @@ def _sections(
     below_13 = [k for k, _, _ in VERSIONS if k != "tls1_3" and result.versions[k].state == OFFERED]
     requested = flight.client_cert_requested if flight is not None else (None if not below_13 else False)
     client_cert = _chain.client_certificate(r, c.client_cert_required, requested)
-    ocsp = _ocsp.ocsp_stapling(r, flight.ocsp_response if flight else None, leaf, readable=flight is not None)
+    ocsp = _ocsp.ocsp_stapling(
+        r,
+        flight.ocsp_response if flight else None,
+        leaf,
+        readable=flight is not None,
+        issuer=issuer,
+    )
     _protocols.protocols(r, result)
     _protocols.cipher_suites(r, result)
     accepted = [(k, a) for k, _, _ in VERSIONS for a in result.versions[k].accepted]

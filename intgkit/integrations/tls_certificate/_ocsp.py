@@ -3,7 +3,10 @@
 The staple is read from the TLS <= 1.2 flight (CertificateStatus, in clear); under TLS 1.3 it
 travels encrypted, so a TLS 1.3-only server's stapling is reported as unknown. Severities:
 testssl.sh rates "OCSP stapling not offered" low; a staple saying "revoked" is critical, and
-one past its nextUpdate medium (clients ignore it and may fall back to asking the CA).
+one past its nextUpdate medium (clients ignore it and may fall back to asking the CA), and so
+is one not signed by the certificate's issuer (or a responder the issuer delegated to, RFC 6960
+§4.2.2.2): the signature is checked against the issuer found in the served chain or the
+configured trust roots, as sslyze's ``ocsp_response_is_trusted`` checks it against its stores.
 """
 
 from __future__ import annotations
@@ -43,7 +46,45 @@ def parse_staple(der: bytes) -> Staple:
     )
 
 
-def ocsp_stapling(r: Report, der: bytes | None, leaf: CertFacts, *, readable: bool) -> str:
+def signed_by(der: bytes, issuer_der: bytes) -> bool:
+    """Whether the OCSP response ``der`` is signed by ``issuer_der`` or a responder it certified."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    resp = ocsp.load_der_ocsp_response(der)
+    issuer = x509.load_der_x509_certificate(issuer_der)
+    signer = issuer
+    for cert in resp.certificates:  # a delegated responder: issued by the issuer for OCSP signing
+        try:
+            cert.verify_directly_issued_by(issuer)
+            eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm, x509.ExtensionNotFound):
+            continue
+        if ExtendedKeyUsageOID.OCSP_SIGNING in eku:
+            signer = cert
+            break
+    key = signer.public_key()
+    digest = resp.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and digest is not None:
+            key.verify(resp.signature, resp.tbs_response_bytes, padding.PKCS1v15(), digest)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and digest is not None:
+            key.verify(resp.signature, resp.tbs_response_bytes, ec.ECDSA(digest))
+        elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            key.verify(resp.signature, resp.tbs_response_bytes)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError):
+        return False
+    return True
+
+
+def ocsp_stapling(
+    r: Report, der: bytes | None, leaf: CertFacts, *, readable: bool, issuer: bytes | None = None
+) -> str:
     """ocsp_stapling; returns the fact: stapled (good/revoked/...), not stapled, unknown."""
     expected = "a current 'good' response stapled"
     if not readable:
@@ -127,6 +168,16 @@ def ocsp_stapling(r: Report, der: bytes | None, leaf: CertFacts, *, readable: bo
             expected,
             "the stapled response is past its nextUpdate: clients ignore it",
         )
+    elif issuer is not None and not signed_by(der, issuer):
+        r.add(
+            "ocsp_stapling",
+            "untrusted",
+            False,
+            "medium",
+            observed,
+            expected,
+            "the staple is not signed by the certificate's issuer: clients ignore it",
+        )
     elif staple.cert_status != "good":
         r.add(
             "ocsp_stapling",
@@ -138,5 +189,6 @@ def ocsp_stapling(r: Report, der: bytes | None, leaf: CertFacts, *, readable: bo
             "the CA does not know this certificate",
         )
     else:
-        r.add("ocsp_stapling", "ok", True, "info", observed, expected)
+        note = "" if issuer is not None else "the issuer was not at hand, so the signature was not checked"
+        r.add("ocsp_stapling", "ok", True, "info", observed, expected, note)
     return f"stapled ({staple.cert_status})"
