@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -691,10 +690,9 @@ async def test_through_the_runner(cf: FakeCloudflare) -> None:
     )
     assert failed == [("min_tls_version", "medium"), ("ssl", "high"), ("zone_paused", "high")]
     assert {s.name for s in results[0].sections} == {"findings", "zones", "settings", "dns_records"}
-    if importlib.util.find_spec("intgkit.frames") is not None:  # helper-1's frames module, once it lands
-        frame = results.to_frame("findings")
-        bad = frame[(frame["target"] == "bad.test") & ~frame["passed"].astype(bool)]
-        assert sorted(bad["check"]) == ["min_tls_version", "ssl", "zone_paused"]
+    frame = results.to_frame("findings")
+    bad = frame[(frame["target"] == "bad.test") & ~frame["passed"].astype(bool)]
+    assert sorted(bad["check"]) == ["min_tls_version", "ssl", "zone_paused"]
 
 
 async def test_zone_listing_refused_fails_the_call(cf: FakeCloudflare) -> None:

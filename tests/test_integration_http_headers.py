@@ -6,7 +6,6 @@ tests/test_http_headers_golden.py pins one by one from tests/data/ (with their s
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -650,15 +649,14 @@ async def test_through_the_runner() -> None:
     assert len(findings) == 12
     # -25 CSP -20 HSTS -5 XCTO; XFO's +5 is extra credit, given only from 90 up
     assert result.section("observatory").rows[0]["score"] == 50
-    if importlib.util.find_spec("intgkit.frames") is not None:
-        frame = res.to_frame("findings")
-        assert len(frame) == 12
-        xfo = frame[frame["check"] == "x-frame-options"].iloc[0]
-        assert (xfo["result_id"], int(xfo["score_modifier"]), xfo["target"]) == (
-            "x-frame-options-sameorigin-or-deny",
-            5,
-            "site.test",
-        )
+    frame = res.to_frame("findings")
+    assert len(frame) == 12
+    xfo = frame[frame["check"] == "x-frame-options"].iloc[0]
+    assert (xfo["result_id"], int(xfo["score_modifier"]), xfo["target"]) == (
+        "x-frame-options-sameorigin-or-deny",
+        5,
+        "site.test",
+    )
 
 
 def test_entry_point_object_and_lazy_imports() -> None:

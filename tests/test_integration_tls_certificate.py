@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib.util
 import json
 import os
 import socket
@@ -512,19 +511,14 @@ async def test_through_the_runner() -> None:
     good, bad = by_target[server.target], by_target[f"dead.test:{dead}"]
     assert good.status == "ok" and bad.status == "error"
     assert bad.error_type == "ConnectionError" and "cannot connect to dead.test" in (bad.error or "")
-    if importlib.util.find_spec("intgkit.frames") is not None:
-        frame = results.to_frame("findings")
-        row = frame[(frame["target"] == server.target) & (frame["check"] == "expiration")].iloc[0]
-        assert (row["result_id"], row["severity"], bool(row["passed"])) == (
-            "expiration-under-30-days",
-            "high",
-            False,
-        )
-        assert len(frame) == 27
-    else:
-        rows = good.section("findings").rows
-        assert len(rows) == 27
-        assert next(r for r in rows if r["check"] == "expiration")["severity"] == "high"
+    frame = results.to_frame("findings")
+    row = frame[(frame["target"] == server.target) & (frame["check"] == "expiration")].iloc[0]
+    assert (row["result_id"], row["severity"], bool(row["passed"])) == (
+        "expiration-under-30-days",
+        "high",
+        False,
+    )
+    assert len(frame) == 27
     assert good.section("certificate").rows[0]["chain_valid"] is True
 
 

@@ -7,7 +7,6 @@ import io
 import pytest
 
 import intgkit
-from intgkit import _progress
 
 
 def test_progress_bar_counts_results(
@@ -38,4 +37,3 @@ def test_progress_bar_counts_results(
     assert (bar.n, bar.total) == (3, 3)
     assert "3/3" in stream.getvalue()
     assert "failed=1" in stream.getvalue()
-    assert _progress.ProgressBar is not None
