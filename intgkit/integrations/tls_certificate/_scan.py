@@ -111,7 +111,8 @@ class _Scanner:
             try:
                 return await asyncio.wait_for(self._exchange(version, suites, full), timeout)
             except TimeoutError:
-                if asyncio.get_running_loop().time() >= self.deadline:
+                # cut short by the budget (timers may fire a hair early: compare the timeouts)
+                if timeout < self.timeout or asyncio.get_running_loop().time() >= self.deadline:
                     raise _BudgetSpent from None
                 raise
             finally:
