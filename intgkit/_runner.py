@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pybreaker
 
+    from ._distributed import DistributedRun
+
 __all__ = ["DEFAULT_TIMEOUT", "IntegrationRunner"]
 
 DEFAULT_TIMEOUT = 30.0
@@ -186,6 +188,7 @@ class IntegrationRunner:
         progress: bool = False,
         on_start: OnStart | None = None,
         refresh: bool = False,
+        client: Any = None,
     ) -> IntegrationResults:
         """Run the selection over the targets; the primary, async door.
 
@@ -201,6 +204,9 @@ class IntegrationRunner:
                 (after its breaker let it through), for progress displays.
             refresh: call every integration even where a cached result is fresh (and cache
                 the new results).
+            client: a dask.distributed ``Client``: run on its cluster, the targets cut into
+                partitions, each run by a runner like this one on a worker (extra ``dask``;
+                docs/scaling.md). None runs in this process.
 
         Returns:
             One result per (integration, target), in selection order.
@@ -208,7 +214,13 @@ class IntegrationRunner:
         calls = self._plan(integrations, targets, timeout, refresh)
         callbacks = _callbacks(on_result, progress, len(calls))
         _check_callable("on_start", on_start)
-        results = await self._run_calls(calls, self._limit(max_concurrency), callbacks, on_start)
+        limit = self._limit(max_concurrency)
+        dist = (
+            None
+            if client is None
+            else await asyncio.to_thread(self._distribute, client, calls, timeout, refresh)
+        )
+        results = await self._run_calls(calls, limit, callbacks, on_start, dist)
         self._report_history()
         return results
 
@@ -218,8 +230,18 @@ class IntegrationRunner:
 
             report(self.history)
 
+    def _distribute(self, client: Any, calls: list[Call], timeout: Any, refresh: bool) -> DistributedRun:
+        from ._distributed import prepare
+
+        return prepare(self, client, calls, timeout, refresh)
+
     async def _run_calls(
-        self, calls: list[Call], limit: int, callbacks: list[Any], on_start: OnStart | None = None
+        self,
+        calls: list[Call],
+        limit: int,
+        callbacks: list[Any],
+        on_start: OnStart | None = None,
+        dist: DistributedRun | None = None,
     ) -> IntegrationResults:
         """Drive planned calls to one result each; ``last_results`` holds them even if cancelled."""
         slots: list[IntegrationResult | None] = [None] * len(calls)
@@ -233,7 +255,7 @@ class IntegrationRunner:
         started = datetime.now(UTC)
         finished = False
         try:
-            await self._drive(calls, sink, limit, on_start, waiting)
+            await self._drive(calls, sink, limit, on_start, waiting, dist)
             finished = True
         finally:
             for cb in callbacks:
@@ -256,7 +278,11 @@ class IntegrationRunner:
         limit: int,
         on_start: OnStart | None,
         on_waiting: Callable[[int], Any] | None = None,
+        dist: DistributedRun | None = None,
     ) -> None:
+        if dist is not None:
+            await dist.drive(sink, on_start)
+            return
         await drive(
             calls,
             sink,
@@ -282,6 +308,7 @@ class IntegrationRunner:
         on_start: OnStart | None = None,
         nested: bool = False,
         refresh: bool = False,
+        client: Any = None,
     ) -> IntegrationResults:
         """The sync door: works in a script and inside a running loop (a Jupyter cell).
 
@@ -295,9 +322,10 @@ class IntegrationRunner:
         limit = self._limit(max_concurrency)
         callbacks = _callbacks(on_result, progress, len(calls))
         _check_callable("on_start", on_start)
+        dist = None if client is None else self._distribute(client, calls, timeout, refresh)
         from ._sync import run_sync
 
-        results = run_sync(lambda: self._run_calls(calls, limit, callbacks, on_start), nested=nested)
+        results = run_sync(lambda: self._run_calls(calls, limit, callbacks, on_start, dist), nested=nested)
         self._report_history()
         return results
 
@@ -310,6 +338,7 @@ class IntegrationRunner:
         max_concurrency: int | None = None,
         on_start: OnStart | None = None,
         refresh: bool = False,
+        client: Any = None,
     ) -> AsyncIterator[IntegrationResult]:
         """Yield results in completion order; results already yielded are not kept.
 
@@ -318,12 +347,19 @@ class IntegrationRunner:
         calls = self._plan(integrations, targets, timeout, refresh)
         limit = self._limit(max_concurrency)
         _check_callable("on_start", on_start)
+        dist = (
+            None
+            if client is None
+            else await asyncio.to_thread(self._distribute, client, calls, timeout, refresh)
+        )
         # Unbounded: a result waits here only until it is yielded, then nothing holds it.
         queue: asyncio.Queue[IntegrationResult | None] = asyncio.Queue()
 
         async def produce() -> None:
             try:
-                await self._drive(calls, lambda _call, result: queue.put_nowait(result), limit, on_start)
+                await self._drive(
+                    calls, lambda _call, result: queue.put_nowait(result), limit, on_start, None, dist
+                )
             finally:
                 queue.put_nowait(None)
 
