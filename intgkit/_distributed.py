@@ -207,7 +207,7 @@ def _run_key_plugin(run_id: str, key: bytes) -> Any:
     # The class is made here (distributed is imported only for a distributed run), so
     # cloudpickle ships it by value: its methods reach this module's state by importing it
     # on the worker, never through globals pickled along with them.
-    class RunKey(distributed.WorkerPlugin):  # type: ignore[misc]  # distributed is untyped here
+    class RunKey(distributed.WorkerPlugin):  # type: ignore[misc,name-defined]  # a module held as Any
         """The key of one run's settings; removing the plugin forgets it and restores the env."""
 
         def __init__(self) -> None:
@@ -498,6 +498,9 @@ class DistributedRun:
                     put((fut.key, fut.result(), None))
                 except BaseException as exc:  # noqa: BLE001 - a failed partition becomes its results
                     put((fut.key, None, exc))
+                finally:  # the cluster may forget it: the results are here now
+                    with contextlib.suppress(Exception):
+                        fut.release()
 
         by_key = {f"intgkit-{self.run_id}-{p.number}": calls for p, calls in self.parts}
         self.futures = []
@@ -531,6 +534,7 @@ class DistributedRun:
         with contextlib.suppress(Exception):
             if pending:
                 client.cancel(pending)
+        self.futures = []
         with contextlib.suppress(Exception):
             client.unregister_worker_plugin(plugin_name)
 
