@@ -122,8 +122,9 @@ class WorkerConfig:
     retry: Retry | None
     rate_limits: dict[str, RateLimit | None] = field(default_factory=dict)
     cache_ttl: float | None = None
-    #: a Redis URL when the client runner's breakers live in Redis (shared by every worker)
-    breaker_storage: str | None = None
+    #: True when the client runner's breakers live in Redis: the URL is in the sealed settings
+    shared_breakers: bool = False
+    breaker_namespace: str = "intgkit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,8 @@ def run_partition(part: Partition) -> list[IntegrationResult]:
         )
     from cryptography.fernet import Fernet
 
-    env: dict[str, str] = json.loads(Fernet(key).decrypt(part.sealed))
+    opened: dict[str, Any] = json.loads(Fernet(key).decrypt(part.sealed))
+    env: dict[str, str] = opened["env"]
     with _worker_lock:
         saved = _SAVED_ENV.setdefault(part.run_id, {})
         for name, value in env.items():
@@ -178,8 +180,9 @@ def run_partition(part: Partition) -> list[IntegrationResult]:
         held = _RUNNERS.get(cfg.runner_id)
         if held is None or held[0] != cfg:
             kwargs: dict[str, Any] = {}
-            if cfg.breaker_storage is not None:
-                kwargs["breaker_storage"] = cfg.breaker_storage
+            if cfg.shared_breakers:
+                kwargs["breaker_storage"] = opened["breaker_storage"]
+                kwargs["breaker_namespace"] = cfg.breaker_namespace
             runner = IntegrationRunner(
                 timeout=cfg.timeout,
                 fail_max=cfg.fail_max,
@@ -314,7 +317,7 @@ def worker_config(runner: IntegrationRunner, specs: Sequence[Any], workers: int)
         limit = spec.policies.rate_limit if spec.policies is not None else None
         if limit is not None:
             rate_limits[spec.name] = _share(limit, workers)
-    storage = getattr(runner, "breaker_storage", None)
+    storage = getattr(runner, "_breaker_storage", None)
     return WorkerConfig(
         runner_id=runner_identity(runner),
         timeout=runner.timeout,
@@ -326,7 +329,8 @@ def worker_config(runner: IntegrationRunner, specs: Sequence[Any], workers: int)
         retry=runner.retry,
         rate_limits=rate_limits,
         cache_ttl=runner.cache_ttl,
-        breaker_storage=storage if isinstance(storage, str) and storage != "memory" else None,
+        shared_breakers=storage is not None and storage != "memory",
+        breaker_namespace=getattr(runner, "_breaker_namespace", "intgkit"),
     )
 
 
@@ -413,7 +417,14 @@ def prepare(
             value = os.environ.get(s.name)
             if value:
                 env[s.name] = value
-    sealed = Fernet(key).encrypt(json.dumps(env).encode())
+    storage = getattr(runner, "_breaker_storage", None)
+    if storage is not None and storage != "memory" and not isinstance(storage, str):
+        raise UsageError(
+            "a distributed run needs breaker_storage as a URL ('redis://host:6379/0'), not a "
+            "redis.Redis client: each worker connects to it itself"
+        )
+    payload = {"env": env, "breaker_storage": storage if isinstance(storage, str) else None}
+    sealed = Fernet(key).encrypt(json.dumps(payload).encode())
     secrets = sorted({v for spec in specs for v in spec.secrets}, key=len, reverse=True)
     workers = len(versions)
     config = worker_config(runner, specs, workers)

@@ -111,6 +111,10 @@ class IntegrationRunner:
         if breaker_per_target is not None and not isinstance(breaker_per_target, bool):
             raise UsageError(f"breaker_per_target must be True, False or None, got {breaker_per_target!r}")
         self.breaker_per_target = breaker_per_target
+        # kept for distributed runs, whose workers connect to the same storage (the URL travels
+        # encrypted: it may hold a password); never shown
+        self._breaker_storage = breaker_storage
+        self._breaker_namespace = breaker_namespace
         self.breakers = BreakerBoard(
             fail_max=fail_max,
             reset_timeout=reset_timeout,

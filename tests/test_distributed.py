@@ -346,3 +346,42 @@ def test_killed_worker_reruns_its_partitions(client: Any) -> None:
     assert Counter(r.target for r in seen) == Counter(_targets(160))  # each delivered once
     client.wait_for_workers(2, timeout=30)
     assert killed[0] not in _worker_pids(client).values()  # it really died (the nanny replaced it)
+
+
+def _always_failing() -> None:
+    @intgkit.integration(name="down")
+    def down(target: str) -> dict[str, list[dict[str, object]]]:
+        raise ConnectionError("service down")
+
+
+def test_breakers_are_per_worker_by_default(client: Any) -> None:
+    """Without shared storage each worker's breaker opens after its own fail_max failures."""
+    _always_failing()
+    runner = intgkit.IntegrationRunner(fail_max=3, max_concurrency=1)
+    results = runner.run("down", targets=_targets(40), client=client)
+    statuses = Counter(r.status for r in results)
+    assert statuses[intgkit.Status.ERROR] == 3 * 2  # three per worker
+    assert statuses[intgkit.Status.CIRCUIT_OPEN] == 40 - 6
+
+
+def test_breakers_shared_through_redis(client: Any, redis_url: str) -> None:
+    """breaker_storage='redis://...': every worker counts on one breaker, which opens once for all."""
+    import redis
+
+    _always_failing()
+    namespace = f"dask-test-{os.getpid()}-{time.monotonic_ns()}"
+    runner = intgkit.IntegrationRunner(
+        fail_max=3,
+        reset_timeout=30,
+        max_concurrency=1,
+        breaker_storage=redis_url,
+        breaker_namespace=namespace,
+    )
+    results = runner.run("down", targets=_targets(40), client=client)
+    statuses = Counter(r.status for r in results)
+    # 3 failures open it for both workers (one call per worker may have been in flight)
+    assert 3 <= statuses[intgkit.Status.ERROR] <= 4
+    assert statuses[intgkit.Status.CIRCUIT_OPEN] == 40 - statuses[intgkit.Status.ERROR]
+    store = redis.Redis.from_url(redis_url)
+    states = {key: store.get(key) for key in store.keys(f"{namespace}:*state")}
+    assert states and set(states.values()) == {b"open"}
