@@ -73,7 +73,11 @@ panel
 
 KERNEL_READY = """() => { const k = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
                           return !!k && k.connectionStatus === 'connected' && k.status === 'idle'; }"""
-CONTRAST = """(el) => {   // WCAG 2.x: text colour blended over the first opaque ancestor background
+CONTRAST = """(sel) => {   // WCAG 2.x: text colour blended over the first opaque ancestor background
+  // one synchronous JS task from query to result: the panel re-renders its table every second
+  // while a breaker counts down, and a node replaced mid-measure has no computed colour
+  const el = document.querySelector(sel);
+  if (!el || !el.isConnected) return null;
   const rgba = (s) => { const v = (s.match(/[\\d.]+/g) || [0, 0, 0, 0]).map(Number);
                         return [v[0], v[1], v[2], v[3] ?? 1]; };  // "transparent" has no digits
   const lin = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
@@ -81,7 +85,9 @@ CONTRAST = """(el) => {   // WCAG 2.x: text colour blended over the first opaque
   let bg = [255, 255, 255, 1];
   for (let n = el; n; n = n.parentElement) {
     const c = rgba(getComputedStyle(n).backgroundColor); if (c[3] > 0) { bg = c; break; } }
-  const f = rgba(getComputedStyle(el).color);
+  const colour = getComputedStyle(el).color;
+  if (!/\\d/.test(colour)) return null;
+  const f = rgba(colour);
   const fg = [0, 1, 2].map((i) => f[3] * f[i] + (1 - f[3]) * bg[i]);
   const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
   return Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100; }"""
@@ -173,7 +179,12 @@ def _label(page: Any) -> str:
 
 
 def _contrast(page: Any, selector: str) -> float:
-    return float(page.locator(selector).first.evaluate(CONTRAST))
+    for _ in range(50):
+        ratio = page.evaluate(CONTRAST, selector)
+        if ratio is not None:
+            return float(ratio)
+        page.wait_for_timeout(100)  # caught between two renders: measure the next one
+    raise AssertionError(f"{selector} never had a measurable colour")
 
 
 def _screenshot(page: Any, name: str, tmp_path: Path) -> None:
