@@ -48,6 +48,7 @@ def plugin_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INTGKIT_", "CLOUDFLARE_", "CLIPLUG_"))}
     env["PYTHONPATH"] = os.pathsep.join([str(site), str(PLUGIN_DIR)])
     env["CLIPLUG_MARKER"] = str(tmp_path / "calls.log")
+    env["INTGKIT_HISTORY"] = str(tmp_path / "history.duckdb")  # never the user's real run history
     env["COLUMNS"] = "100"
     env.pop("FORCE_COLOR", None)
     return env
