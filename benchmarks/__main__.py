@@ -1,9 +1,13 @@
-"""``python -m benchmarks [--quick] [--json FILE] [--only NAME,...]``: every case, one table.
+"""``python -m benchmarks [--quick] [--check] [--json FILE] [--only NAME,...]``: every case, one table.
 
 Each case runs intgkit against its baselines in this process and reports medians of repeats;
 the table shows case, intgkit time, baseline time, ratio, target and whether it was met.
-Targets are reported, never enforced: the exit status is 0 unless a case crashed (CI runs
-``--quick`` on every commit as a smoke test; shared machines are too noisy to gate on ratios).
+Without ``--check`` targets are reported, not enforced: the exit status is 0 unless a case
+crashed (CI runs ``--quick`` on every commit as a smoke test; shared machines are too noisy to
+gate on ratios). ``--check`` (for full runs on a quiet machine) exits 1 when a target is missed.
+
+Adding cases: write ``benchmarks/bench_NAME.py`` with ``run(quick: bool) -> list[Row]`` (rows from
+``_common.row``) and add ``("NAME", "benchmarks.bench_NAME")`` to MODULES below.
 """
 
 from __future__ import annotations
@@ -125,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds (CI smoke test)")
     parser.add_argument("--json", metavar="FILE", help="also write the rows and the machine as JSON")
     parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a target is missed (full runs on a quiet machine)"
+    )
+    parser.add_argument(
         "--only", metavar="NAMES", help=f"comma-separated subset of: {', '.join(n for n, _ in MODULES)}"
     )
     args = parser.parse_args(argv)
@@ -183,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2, default=str)
             f.write("\n")
-    return 1 if crashed else 0
+    if crashed:
+        return 1
+    if args.check and missed:
+        print(f"--check: {len(missed)} targets missed: " + "; ".join(map(str, missed)), file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -119,7 +119,7 @@ async def _intgkit(
 ) -> float:
     t0 = time.perf_counter()
     if runner is None:
-        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=concurrency)
+        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=concurrency, history=None)
     results = await runner.arun(names, targets)
     elapsed = time.perf_counter() - t0
     assert len(results) == expect, (len(results), expect)
@@ -136,49 +136,116 @@ def _sampler(
 
 # -- case 1: overhead ----------------------------------------------------------------------------
 
+#: The runner's default concurrency, and the workers of the hand-written bounded loops.
+WORKERS = 32
+
+
+async def _pool_floor(funcs: list[Callable[..., Any]], targets: list[str]) -> float:
+    """The floor: a bare pool of WORKERS tasks pulling (function, target) from one iterator;
+    no timeout, no breaker, no result objects. What the calls cost with nothing around them."""
+    t0 = time.perf_counter()
+    calls = iter([(f, t) for f in funcs for t in targets])
+
+    async def worker() -> None:
+        for f, t in calls:
+            await f(t)
+
+    await asyncio.gather(*[worker() for _ in range(WORKERS)])
+    return time.perf_counter() - t0
+
+
+async def _pool_resilient(funcs: list[Callable[..., Any]], targets: list[str]) -> float:
+    """The headline baseline, what a competent user writes instead of intgkit: WORKERS worker
+    tasks pulling from one iterator; per call ``asyncio.timeout`` and pybreaker's
+    ``with cb.calling():`` (one CircuitBreaker per integration), every outcome a result dict
+    with its status, error and duration, kept in selection order."""
+    t0 = time.perf_counter()
+    breakers = [pybreaker.CircuitBreaker(fail_max=3, reset_timeout=60) for _ in funcs]
+    work = [(i, f, breakers[i], t) for i, f in enumerate(funcs) for t in targets]
+    results: list[dict[str, Any] | None] = [None] * len(work)
+    calls = iter(enumerate(work))
+
+    async def worker() -> None:
+        for k, (_i, f, cb, t) in calls:
+            started = time.perf_counter()
+            try:
+                with cb.calling():
+                    async with asyncio.timeout(TIMEOUT):
+                        value = await f(t)
+                results[k] = {"status": "ok", "value": value, "duration": time.perf_counter() - started}
+            except pybreaker.CircuitBreakerError as exc:
+                results[k] = {"status": "circuit_open", "error": str(exc)}
+            except TimeoutError:
+                results[k] = {"status": "timeout", "error": f"timed out after {TIMEOUT} s"}
+            except Exception as exc:
+                results[k] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+
+    await asyncio.gather(*[worker() for _ in range(WORKERS)])
+    assert all(r is not None for r in results)
+    return time.perf_counter() - t0
+
 
 def case_overhead(quick: bool) -> list[Row]:
     n_int, n_tgt = (20, 50) if quick else (100, 100)
     repeats = 5 if quick else 11
     n = n_int * n_tgt
-    funcs = _noop_functions(n_int)
-    reg, names = _registry(funcs, "noop")
     targets = _targets(n_tgt)
-    concurrency = min(OVERHEAD_CONCURRENCY, n)
     yfuncs = _yielding_functions(n_int)
     yreg, ynames = _registry(yfuncs, "yields")
+    funcs = _noop_functions(n_int)
+    reg, names = _registry(funcs, "noop")
+    concurrency = min(OVERHEAD_CONCURRENCY, n)
     t = interleaved(
         {
-            "intgkit": _run(lambda: _intgkit(reg, names, targets, concurrency, n)),
-            "intgkit_default": _run(lambda: _intgkit(reg, names, targets, 32, n)),
-            "a": _run(lambda: _gather_bare(funcs, list(targets))),
-            "b": _run(lambda: _gather_resilient(funcs, list(targets))),
-            "y_intgkit": _run(lambda: _intgkit(yreg, ynames, targets, concurrency, n)),
-            "y_b": _run(lambda: _gather_resilient(yfuncs, list(targets))),
+            "intgkit": _run(lambda: _intgkit(yreg, ynames, targets, WORKERS, n)),
+            "resilient": _run(lambda: _pool_resilient(yfuncs, targets)),
+            "floor": _run(lambda: _pool_floor(yfuncs, targets)),
+            "unbounded": _run(lambda: _intgkit(yreg, ynames, targets, concurrency, n)),
+            "gather_resilient": _run(lambda: _gather_resilient(yfuncs, list(targets))),
+            "noop": _run(lambda: _intgkit(reg, names, targets, WORKERS, n)),
+            "noop_resilient": _run(lambda: _pool_resilient(funcs, targets)),
         },
         repeats,
     )
-    label = f"1 overhead: {n:,} no-op calls"
-    cfg = f"IntegrationRunner(timeout=30, max_concurrency={concurrency:,}); {n_int}x{n_tgt}"
+    label = f"1 overhead: {n:,} calls that each wait once"
+    cfg = f"IntegrationRunner(timeout=30, history=None), max_concurrency={WORKERS}; {n_int}x{n_tgt}"
     return [
-        row(f"{label} vs resilient loop (b)", t["intgkit"], t["b"], 1.2, note=cfg),
-        row(f"{label} vs (b), stretch", t["intgkit"], t["b"], 1.0, note="resilience at no extra cost"),
-        row(f"{label} vs bare gather (a)", t["intgkit"], t["a"], None, note="the floor; information"),
-        row("1 overhead: baseline (b) vs (a)", t["b"], t["a"], None, note="what the naive loop costs"),
         row(
-            f"1 overhead: {n:,} calls that each wait once, vs (b) of the same",
-            t["y_intgkit"],
-            t["y_b"],
-            1.2,
-            note="await asyncio.sleep(0) in each call: every call suspends, so every worker starts "
-            "(the no-op calls above never wait and share one worker task)",
+            f"{label}, vs a bounded resilient loop",
+            t["intgkit"],
+            t["resilient"],
+            1.0,
+            note=f"{cfg}; baseline: {WORKERS} worker tasks, asyncio.timeout + pybreaker calling() per "
+            "call, a result dict per call",
         ),
         row(
-            f"{label}, max_concurrency=32, vs (b)",
-            t["intgkit_default"],
-            t["b"],
+            f"{label}, vs the floor",
+            t["intgkit"],
+            t["floor"],
+            2.0,
+            note=f"baseline: {WORKERS} worker tasks awaiting the calls, nothing else (no timeout, "
+            "breaker or result)",
+        ),
+        row(
+            "1 overhead: the bounded resilient loop vs the floor",
+            t["resilient"],
+            t["floor"],
             None,
-            note="the runner's default concurrency; information",
+            note="what asyncio.timeout + pybreaker + a dict cost per call by hand; information",
+        ),
+        row(
+            f"{label}, max_concurrency={concurrency:,}, vs gather + timeout + breaker",
+            t["unbounded"],
+            t["gather_resilient"],
+            None,
+            note="a worker per call against a task per call (asyncio.gather); information",
+        ),
+        row(
+            f"1 overhead: {n:,} no-op calls, vs the bounded resilient loop",
+            t["noop"],
+            t["noop_resilient"],
+            None,
+            note="calls that never wait share one worker task; information",
         ),
     ]
 
@@ -197,7 +264,7 @@ def _memory_per_result(reg: IntegrationRegistry, names: list[str], targets: list
     n = len(names) * len(targets)
 
     async def go() -> Any:
-        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=OVERHEAD_CONCURRENCY)
+        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=OVERHEAD_CONCURRENCY, history=None)
         return await runner.arun(names, targets)
 
     import gc
@@ -374,7 +441,7 @@ def case_open_breaker(quick: bool) -> list[Row]:
     concurrency = min(OVERHEAD_CONCURRENCY, n)
 
     async def open_run() -> float:
-        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=concurrency)
+        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=concurrency, history=None)
         for name in names:
             runner.breakers.get((name, None)).cb.open()
         before = calls
@@ -383,7 +450,7 @@ def case_open_breaker(quick: bool) -> list[Row]:
         return elapsed
 
     async def ok_run() -> float:
-        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=concurrency)
+        runner = IntegrationRunner(reg, timeout=TIMEOUT, max_concurrency=concurrency, history=None)
         return await _intgkit(reg, names, targets, concurrency, n, runner=runner)
 
     t = interleaved({"open": _run(open_run), "ok": _run(ok_run)}, repeats)
