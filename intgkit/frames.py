@@ -15,7 +15,8 @@ Frames:
   ``target``; should the rows also have a key of that name, ``row_integration_2`` and so on.
 
 Exports (:func:`to_csv`, :func:`to_parquet`) write one file per frame plus ``manifest.json``
-into a staging folder beside the target and rename it into place, so a folder holds a whole
+into a staging folder beside the target and put it in place atomically (_atomic.py: an exchange
+of names on Linux, so the target folder is never missing), so a folder holds a whole
 export or none. The tables are keyed as :func:`all_frames` keys them: ``"summary"`` is the
 summary; a section keeps its name, except that names of the form ``summary``,
 ``section_summary``, ... get one more ``section_`` prefix (see :func:`frame_key`).
@@ -50,7 +51,6 @@ import json
 import math
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
@@ -61,6 +61,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from ._atomic import clean_stale, replace_dir, staging_path
 from ._errors import ExportError, MissingExtraError, UnknownSectionError, UsageError
 from ._manifest import _FORMAT, FORMAT_VERSION, MANIFEST, check_export_dir
 from ._manifest import check_target as _check_target
@@ -851,8 +852,8 @@ def _export(
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ExportError(f"cannot create {str(parent)!r} for the export: {exc}") from exc
-    token = secrets.token_hex(6)
-    staging = parent / f".{target.name[:100]}.intgkit-staging-{token}"
+    clean_stale(target)  # folders of writers that crashed
+    staging = staging_path(target)
     try:
         staging.mkdir()
     except OSError as exc:
@@ -880,7 +881,7 @@ def _export(
         }
         _write_bytes(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
         _fsync_dir(staging)
-        _swap_into_place(staging, target)
+        replace_dir(staging, target)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(exc, OSError) and not isinstance(exc, ExportError):
@@ -988,25 +989,6 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename the staging folder to the target; an earlier export is moved aside, then deleted."""
-    if not target.exists():
-        os.rename(staging, target)
-        _fsync_dir(target.parent)
-        return
-    old = target.parent / f".{target.name[:100]}.intgkit-old-{secrets.token_hex(6)}"
-    with contextlib.suppress(OSError):
-        shutil.copymode(target, staging)
-    os.rename(target, old)
-    try:
-        os.rename(staging, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    _fsync_dir(target.parent)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:
