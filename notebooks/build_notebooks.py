@@ -551,7 +551,8 @@ Configured integrations start ticked; `CRM` is greyed out because `CRM_API_TOKEN
 and its row says so. (In a notebook the panel shows as widgets: a message line for the newest
 error or confirmation, checkboxes, the targets box, timeout and concurrency, Run / Cancel /
 Reset breakers, a progress bar with the elapsed time, and a tab per view of the run: the live
-**Status** table, the **Results** frames, and the **Findings** grouped by severity.)
+**Status** table, the **Results** frames, the **Findings** grouped by severity, and the
+**History** of recorded runs: show a past run, or what changed since the previous run.)
 """),
     code("""
 import os

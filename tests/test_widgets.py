@@ -10,6 +10,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import ipywidgets
 import pytest
@@ -494,3 +495,52 @@ def test_panel_text_colours_follow_the_theme(registry: intgkit.IntegrationRegist
     assert "var(--jp-ui-font-color1" in css and "var(--jp-ui-font-color2" in css
     table = panel.status.value.split("</style>", 1)[1]
     assert "#57606a" not in table and "color:#" not in table.replace("color:#fff", "")
+
+
+async def test_history_tab_shows_a_past_run_and_what_changed(
+    registry: intgkit.IntegrationRegistry, history_path: Path
+) -> None:
+    """The History tab lists stored runs, shows a past one, and diffs the last run with the previous."""
+    checks = {"round": 1}
+
+    @intgkit.integration(name="audit", registry=registry)
+    async def _audit(target: str | None) -> dict[str, list[dict[str, object]]]:
+        failing = {"old-problem", "lasting"} if checks["round"] == 1 else {"lasting", "new-problem"}
+        return {
+            "findings": [
+                {"integration": "audit", "target": target, "check": c, "result_id": f"{c}-fail",
+                 "passed": False, "severity": "high", "observed": None}
+                for c in sorted(failing)
+            ]
+        }  # fmt: skip
+
+    panel = IntegrationPanel(intgkit.IntegrationRunner(registry, history=history_path), targets=["a.example"])
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    first = panel.results
+    checks["round"] = 2
+    panel.run_button.click()
+    await panel.run_task  # type: ignore[misc]
+    assert first is not None and first.run_id and panel.results is not None and panel.results.run_id
+
+    panel.tabs.selected_index = 3  # History
+    assert [run_id for _, run_id in panel.history_runs.options] == [panel.results.run_id, first.run_id]
+    panel.history_changes.click()
+    text = "".join(o.get("text", "") for o in panel.history_output.outputs)
+    assert f"since run {first.run_id}: 0 result change(s), 2 finding change(s)" in text
+    shown = "".join(o["data"]["text/html"] for o in panel.history_output.outputs if "data" in o)
+    assert "new-problem" in shown and ">new<" in shown and "old-problem" in shown and ">resolved<" in shown
+
+    panel.history_runs.value = first.run_id
+    panel.history_show.click()
+    assert panel.results is not None and panel.results.run_id == first.run_id
+    assert "old-problem" in panel.findings.value and "new-problem" not in panel.findings.value
+    assert panel.last_message == f"showing stored run {first.run_id}"
+
+
+def test_history_tab_says_when_history_is_off(registry: intgkit.IntegrationRegistry) -> None:
+    """With history=None the History tab says so instead of failing."""
+    add_ok(registry)
+    panel = IntegrationPanel(intgkit.IntegrationRunner(registry, history=None))
+    panel.history_refresh.click()
+    assert "Run history is off" in "".join(o.get("text", "") for o in panel.history_output.outputs)

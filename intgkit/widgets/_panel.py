@@ -36,6 +36,7 @@ from .._integration import validate_timeout
 from .._models import IntegrationResult, IntegrationResults, Status
 from .._runner import IntegrationRunner
 from ._findings_view import SEVERITY_CHOICES, findings_html
+from ._history_view import changes, history_of, run_choices
 from ._results_view import SUMMARY, frame_for
 from ._status_view import Row, cut, status_table
 from ._style import PANEL_CLASS, PANEL_CSS, muted
@@ -48,7 +49,7 @@ RENDER_INTERVAL_S = 0.1
 #: How often the elapsed time (during a run) and an open breaker's countdown (after it) move.
 TICK_S = 1.0
 #: The tabs, in order; ``panel.tabs.selected_index`` follows this order.
-VIEWS = ("Status", "Results", "Findings")
+VIEWS = ("Status", "Results", "Findings", "History")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +167,30 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         )
         self.findings = w.HTML(value=findings_html(None, "info"))
         self.findings.add_class("intgkit-findings")
+        self.history_runs = w.Dropdown(options=[], description="Run", layout=w.Layout(width="100%"))
+        self.history_refresh = w.Button(description="Refresh", icon="refresh", tooltip="list the stored runs")
+        self.history_show = w.Button(
+            description="Show run", tooltip="show the picked run in Results and Findings"
+        )
+        self.history_changes = w.Button(
+            description="Changes since previous run",
+            layout=w.Layout(width="auto"),
+            tooltip="what changed between the last run and the previous run of the same integrations",
+        )
+        self.history_output = w.Output(layout=w.Layout(max_width="100%", overflow="auto"))
+        self.history_output.add_class("intgkit-output")
         self.tabs = w.Tab(
             children=[
                 self.status,
                 w.VBox([w.HBox([self.picker, self.full_frame]), self.output]),
                 w.VBox([self.severity, self.findings]),
+                w.VBox(
+                    [
+                        self.history_runs,
+                        w.HBox([self.history_refresh, self.history_show, self.history_changes]),
+                        self.history_output,
+                    ]
+                ),
             ]
         )
         for i, title in enumerate(VIEWS):
@@ -184,6 +204,10 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.picker.observe(self._on_pick, names="value")
         self.full_frame.observe(self._on_pick, names="value")
         self.severity.observe(self._on_severity, names="value")
+        self.history_refresh.on_click(self._on_history_refresh)
+        self.history_show.on_click(self._on_history_show)
+        self.history_changes.on_click(self._on_history_changes)
+        self.tabs.observe(self._on_tab, names="selected_index")
 
         super().__init__(
             children=[
@@ -360,9 +384,16 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             f"{'cancelled: ' if cancelled else ''}{done}/{len(results)} done ({summary})"
         )
         self._render_status()
+        self._show_results_views()
+        if self.tabs.selected_index == VIEWS.index("History"):
+            self._on_history_refresh()
+
+    def _show_results_views(self) -> None:
+        """Point the Results and Findings tabs at ``self.results``."""
+        assert self.results is not None
         self._updating_picker = True
         try:
-            self.picker.options = [SUMMARY, *results.section_names()]
+            self.picker.options = [SUMMARY, *self.results.section_names()]
             self.picker.value = SUMMARY
             self.picker.disabled = False
         finally:
@@ -410,6 +441,75 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             self.findings.value = findings_html(self.results, self.severity.value)
         except Exception as exc:  # noqa: BLE001 - shown, never lost
             self._show_error(exc)
+
+    # -- history -------------------------------------------------------------------------------
+    def _on_tab(self, change: dict[str, Any]) -> None:
+        if change["new"] == VIEWS.index("History"):
+            self._on_history_refresh()
+
+    def _history(self) -> Any:
+        """The runner's History, or None after saying in the history output why there is none."""
+        history = history_of(self.runner)
+        if isinstance(history, str):
+            self.history_output.outputs = ()
+            self.history_output.append_stdout(history + "\n")
+            return None
+        return history
+
+    def _on_history_refresh(self, _button: Any = None) -> None:
+        """List the stored runs, newest first."""
+        try:
+            history = self._history()
+            if history is None:
+                return
+            choices = run_choices(history.runs())
+        except Exception as exc:  # noqa: BLE001 - e.g. a store another process corrupted: shown
+            self._show_error(exc)
+            return
+        self.history_runs.options = choices
+        if choices:
+            self.history_runs.value = choices[0][1]
+
+    def _on_history_show(self, _button: Any = None) -> None:
+        """Show the picked run in the Results and Findings tabs."""
+        run_id = self.history_runs.value
+        if not run_id:
+            self._show_message("no stored run is picked: press Refresh, then pick one", kind="error")
+            return
+        try:
+            history = self._history()
+            if history is None:
+                return
+            self.results = history.load(run_id)
+        except Exception as exc:  # noqa: BLE001 - shown, never lost
+            self._show_error(exc)
+            return
+        self._show_results_views()
+        self._show_message(f"showing stored run {run_id}", kind="info")
+
+    def _on_history_changes(self, _button: Any = None) -> None:
+        """What changed between the last run and the previous run of the same integrations."""
+        try:
+            history = self._history()
+            if history is None:
+                return
+            found = changes(history, self.results)
+        except Exception as exc:  # noqa: BLE001 - shown, never lost
+            self._show_error(exc)
+            return
+        self.history_output.outputs = ()
+        if isinstance(found, str):
+            self.history_output.append_stdout(found + "\n")
+            return
+        old, result_changes, finding_changes = found
+        self.history_output.append_stdout(
+            f"since run {old}: {len(result_changes)} result change(s), "
+            f"{len(finding_changes)} finding change(s)\n"
+        )
+        if len(result_changes):
+            self.history_output.append_display_data(result_changes)
+        if len(finding_changes):
+            self.history_output.append_display_data(finding_changes)
 
     def _show_error(self, exc: BaseException) -> None:
         """Show an exception at the top: the message for usage errors, else the traceback's last line.
