@@ -18,7 +18,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -420,23 +420,39 @@ def _run(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO, state:
     plan = prepare_run(reg, args)
     progress = not args.no_progress and sys.stderr.isatty()
     results = plan.runner.run(plan.names, plan.targets, progress=progress)
-    write_outputs(results, plan.outputs, excel_csv=args.excel_csv)
-    state.code = exit_code(results, args.fail_on)
+    failed = write_outputs(results, plan.outputs, excel_csv=args.excel_csv)
+    state.code = EXIT_FAILED if failed else exit_code(results, args.fail_on)
     print_results(results, args.format, out, section=args.section, severity=args.severity)
     return state.code
 
 
-def write_outputs(results: IntegrationResults, outputs: dict[str, Path], *, excel_csv: bool = False) -> None:
-    """Write the exports (before anything is printed, so nothing printed can lose them)."""
-    if "csv" in outputs:
-        path = results.to_csv(outputs["csv"], excel=excel_csv)
-        print(f"intgkit: wrote the CSV export to {path}", file=sys.stderr)
-    if "xlsx" in outputs:
-        path = results.to_excel(outputs["xlsx"])
-        print(f"intgkit: wrote the Excel workbook {path}", file=sys.stderr)
-    if "html" in outputs:
-        path = results.to_html(outputs["html"])
-        print(f"intgkit: wrote the HTML report {path}", file=sys.stderr)
+def write_outputs(results: IntegrationResults, outputs: dict[str, Path], *, excel_csv: bool = False) -> int:
+    """Write the exports before anything is printed, so nothing printed can lose them.
+
+    One export that fails (a full disk, a folder changed since the check) does not stop the
+    others or the printing: it is reported on stderr. Returns how many failed.
+    """
+
+    def csv(path: Path) -> Path:
+        return results.to_csv(path, excel=excel_csv)
+
+    writers: dict[str, tuple[str, Callable[[Path], Path]]] = {
+        "csv": ("the CSV export to", csv),
+        "xlsx": ("the Excel workbook", results.to_excel),
+        "html": ("the HTML report", results.to_html),
+    }
+    failed = 0
+    for key, (what, write) in writers.items():
+        if key not in outputs:
+            continue
+        try:
+            path = write(outputs[key])
+        except IntgkitError as exc:
+            failed += 1
+            print(f"intgkit: error: could not write {what} {str(outputs[key])!r}: {exc}", file=sys.stderr)
+        else:
+            print(f"intgkit: wrote {what} {path}", file=sys.stderr)
+    return failed
 
 
 def exit_code(results: IntegrationResults, fail_on: str | None) -> int:
@@ -553,8 +569,8 @@ def _demo(args: argparse.Namespace, out: TextIO, state: _State) -> int:
     args.excel_csv = False
     outputs = check_outputs(args)
     results = asyncio.run(audit())
-    write_outputs(results, outputs)
-    state.code = exit_code(results, None)
+    failed = write_outputs(results, outputs)
+    state.code = EXIT_FAILED if failed else exit_code(results, None)
     if args.format == "json":
         print_results(results, "json", out)
         return state.code
@@ -563,8 +579,9 @@ def _demo(args: argparse.Namespace, out: TextIO, state: _State) -> int:
     print_frame(console, target_summary(results, findings_frame(results)), title="Summary per target")
     print_findings_view(results, out)
     path = outputs["csv"]
-    files = sorted(p.name for p in path.iterdir())
-    emit(console, f"\nCSV export: {path}/ ({len(files)} files; read it back with intgkit.read_csv)")
+    if not failed:
+        files = sorted(p.name for p in path.iterdir())
+        emit(console, f"\nCSV export: {path}/ ({len(files)} files; read it back with intgkit.read_csv)")
     return state.code
 
 

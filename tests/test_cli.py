@@ -390,3 +390,25 @@ def test_findings_view_shows_explanations_when_wide_and_counts_every_status() ->
     assert "explanation" not in narrow.getvalue() and "plain HTTP" not in narrow.getvalue()
     counts = ", ".join(f"{2 if s is Status.OK else 1} {s.value}" for s in Status)
     assert wide.getvalue().splitlines()[-1] == f"{len(Status) + 1} results: {counts}; 1 failed check: 1 high"
+
+
+def test_a_failing_export_loses_nothing_else(
+    registry: intgkit.IntegrationRegistry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """4: an export that fails after the checks (the folder filled during the run) is reported;
+    the other exports are written and the findings printed; exit 1."""
+    folder = tmp_path / "out"
+
+    @intgkit.integration(registry=registry)
+    async def filler(target: str | None) -> dict[str, object]:
+        folder.mkdir()
+        (folder / "notes.txt").write_text("someone else's file")
+        return {"findings": [{"target": target, "check": "c", "passed": False, "severity": "high"}]}
+
+    out = io.StringIO()
+    args = ["run", "filler", "-t", "a.example", "--csv", str(folder), "--html", str(tmp_path / "r.html")]
+    assert main(args, registry=registry, stdout=out) == 1
+    err = capsys.readouterr().err
+    assert "could not write the CSV export to" in err and "holds no intgkit export" in err
+    assert (tmp_path / "r.html").exists() and (folder / "notes.txt").read_text() == "someone else's file"
+    assert out.getvalue().splitlines()[0] == "Failed checks, most severe first"
