@@ -170,7 +170,7 @@ def _intgkit_sampler(port: int, domains: list[str]) -> float:
     async def main() -> float:
         registry = intgkit.IntegrationRegistry(None)
         registry.register(DnsEmail(nameserver=f"127.0.0.1:{port}", smtp=False, lifetime=10))
-        runner = intgkit.IntegrationRunner(registry, timeout=60, max_concurrency=CONCURRENCY)
+        runner = intgkit.IntegrationRunner(registry, timeout=60, max_concurrency=CONCURRENCY, history=None)
         start = time.perf_counter()
         results = await runner.arun(["dns_email"], targets=domains)
         elapsed = time.perf_counter() - start

@@ -860,3 +860,105 @@ async def test_demo_estate_shows_the_mail_findings() -> None:
         out = await dns_email.fetch(servers.SITE)  # type: ignore[attr-defined]
     found = ids(out)
     assert (found["dmarc_rua"], found["mx_starttls"]) == ("dmarc-rua-unauthorized", "mx-starttls-missing")
+
+
+# -- the DNS client: lost datagrams, truncation, the shared cache -----------------------------------
+
+
+async def test_truncated_answer_is_asked_again_over_tcp() -> None:
+    """A UDP answer cut at 512 bytes (TC) is fetched whole over TCP: all nine TXT records."""
+    txt = "\n".join(f'@ TXT "filler-{i}-{"x" * 180}"' for i in range(8))
+    zone = spf_zone("big.test", "v=spf1 -all", extra=txt)
+    with DnsZoneServer(zone, max_udp=512) as dns:
+        out = await DnsEmail(nameserver=dns.nameserver, lifetime=3, smtp=False).fetch("big.test")
+        assert ("big.test", "TXT") in dns.queries
+    apex = [r for r in out["dns_records"] if r["name_queried"] == "big.test" and r["record_type"] == "TXT"]
+    assert len(apex) == 9
+    assert checks(out)["spf_size"]["result_id"] == "spf-too-large"
+
+
+class DropFirst:
+    """A UDP relay to a DNS server that loses the first datagram it receives."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.dropped = 0
+        self.port = 0
+
+    async def __aenter__(self) -> DropFirst:
+        import asyncio
+        import socket
+
+        loop = asyncio.get_running_loop()
+        relay = self
+
+        class Protocol(asyncio.DatagramProtocol):
+            def connection_made(self, transport: Any) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: Any) -> None:
+                if relay.dropped == 0:
+                    relay.dropped += 1
+                    return
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                    sock.settimeout(2)
+                    sock.sendto(data, ("127.0.0.1", relay.upstream))
+                    self.transport.sendto(sock.recv(65535), addr)
+
+        self.transport, _ = await loop.create_datagram_endpoint(Protocol, local_addr=("127.0.0.1", 0))
+        self.port = self.transport.get_extra_info("sockname")[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.transport.close()
+
+
+async def test_lost_datagram_is_asked_again() -> None:
+    """A query whose datagram is lost is sent again after a second, within the lifetime."""
+    import time
+
+    with DnsZoneServer(spf_zone("lost.test", "v=spf1 -all")) as dns:
+        async with DropFirst(dns.port) as relay:
+            start = time.monotonic()
+            out = await DnsEmail(nameserver=f"127.0.0.1:{relay.port}", lifetime=4, smtp=False).fetch(
+                "lost.test"
+            )
+            elapsed = time.monotonic() - start
+    assert relay.dropped == 1
+    assert checks(out)["spf_record"]["result_id"] == "spf-valid"
+    assert 0.9 <= elapsed < 4
+
+
+async def test_answers_are_reused_by_the_next_domains_for_a_while() -> None:
+    """One DnsEmail asks a shared parent once for many domains; cache_seconds=0 asks each time."""
+    zone = (
+        "$ORIGIN org.test.\n$TTL 60\n"
+        + "\n".join(f'd{i} TXT "v=spf1 include:_spf.org.test -all"' for i in range(3))
+        + '\n_spf TXT "v=spf1 ip4:192.0.2.0/24 -all"\n'
+    )
+    for seconds, expected in ((30.0, 1), (0.0, 3)):
+        with DnsZoneServer(zone) as dns:
+            obj = DnsEmail(nameserver=dns.nameserver, lifetime=2, smtp=False, cache_seconds=seconds)
+            for i in range(3):
+                assert checks(await obj.fetch(f"d{i}.org.test"))["spf_record"]["result_id"] == "spf-valid"
+            assert dns.queries.count(("_spf.org.test", "TXT")) == expected
+
+
+def test_answer_cache_keeps_only_successes_within_their_ttl() -> None:
+    """Failed lookups are never kept; a kept answer lives min(max_age, TTL) seconds."""
+    import time
+
+    from intgkit.integrations.dns_email._lookup import Answer, AnswerCache
+
+    cache = AnswerCache(max_age=30)
+    cache.put(("a.test", "TXT"), Answer("SERVFAIL"), None)
+    assert cache.get(("a.test", "TXT")) is None
+    cache.put(("b.test", "TXT"), Answer("NOERROR", texts=["x"]), 0)
+    assert cache.get(("b.test", "TXT")) is None  # TTL 0: not reusable
+    cache.put(("c.test", "TXT"), Answer("NXDOMAIN"), None)
+    kept = cache.get(("c.test", "TXT"))
+    assert kept is not None and kept[0].status == "NXDOMAIN"
+    short = AnswerCache(max_age=0.05)
+    short.put(("d.test", "TXT"), Answer("NOERROR", texts=["x"]), 300)
+    time.sleep(0.1)
+    assert short.get(("d.test", "TXT")) is None

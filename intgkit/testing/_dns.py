@@ -88,6 +88,8 @@ class DnsZoneServer(_ServerBase):
             optional) that get SERVFAIL while the others are answered.
         host: the address to listen on.
         tcp: also serve TCP (on the same port number as UDP).
+        max_udp: truncate UDP answers longer than this many bytes (TC set, as a server does
+            for its clients' buffer size) so clients must ask again over TCP; 0 never truncates.
 
     Attributes:
         queries: every query received, as ``(name, type)`` (lowercase name without the trailing
@@ -102,9 +104,11 @@ class DnsZoneServer(_ServerBase):
         servfail: bool | Collection[str] = False,
         host: str = "127.0.0.1",
         tcp: bool = True,
+        max_udp: int = 0,
     ) -> None:
         self.host = host
         self.port = 0
+        self.max_udp = max_udp
         self.ad = ad
         self.servfail = servfail
         self.tcp = tcp
@@ -135,12 +139,14 @@ class DnsZoneServer(_ServerBase):
         """Bind UDP (and TCP) on a free port and serve in background threads."""
         if self._servers:
             return self
-        from dnslib.server import DNSLogger, DNSServer
+        from dnslib.server import DNSHandler, DNSLogger, DNSServer
+
+        handler = type("Handler", (DNSHandler,), {"udplen": self.max_udp})
 
         logger = DNSLogger("-request,-reply,-truncated,-error", prefix=False)
         resolver = _zone_resolver(self)
         for _attempt in range(20):
-            udp = DNSServer(resolver, address=self.host, port=0, tcp=False, logger=logger)
+            udp = DNSServer(resolver, address=self.host, port=0, tcp=False, logger=logger, handler=handler)
             port = udp.server.server_address[1]
             if not self.tcp:
                 self._servers = [udp]

@@ -121,8 +121,11 @@ class DnsClient:
         if waiting is None:
             return
         question, future = waiting
-        # the question section must be ours (RFC 5452 §9.1), compared case-insensitively
-        if data[12 : 12 + len(question)].lower() == question.lower() and not future.done():
+        # the question section must be ours (RFC 5452 §9.1), compared case-insensitively; a
+        # truncated answer may come without it (it is asked again over TCP anyway)
+        ours = data[12 : 12 + len(question)].lower() == question.lower()
+        truncated_bare = bool(data[2] & 0x02) and data[4:6] == b"\x00\x00"
+        if (ours or truncated_bare) and not future.done():
             future.set_result(data)
 
     async def query(self, name: str, rdtype: int) -> bytes:
