@@ -484,7 +484,7 @@ async def test_caa_absent_is_low_and_unsigned_zone_is_low() -> None:
     found = checks(await scan(dmarc_zone("v=DMARC1; p=reject"), "dm.test", ad=True))
     assert (found["caa"]["result_id"], found["caa"]["severity"]) == ("caa-not-found", "low")
     assert (found["dnssec"]["result_id"], found["dnssec"]["severity"]) == ("dnssec-unsigned", "low")
-    assert found["dnssec"]["observed"] == "no DNSKEY"
+    assert found["dnssec"]["observed"] == "no zone"  # not even an SOA: nothing is signed
 
 
 # -- failures ---------------------------------------------------------------------------------
@@ -759,6 +759,22 @@ async def test_dnssec_expired_signatures_tampering_and_missing_ds() -> None:
     assert (bad["result_id"], bad["observed"]) == ("dnssec-invalid", "bad RRSIG")
     no_ds = checks(await scan(signed_zone(SIGNED, "sec.test", ds=False), "sec.test"))["dnssec"]
     assert (no_ds["result_id"], no_ds["severity"]) == ("dnssec-no-ds", "medium")
+
+
+async def test_dnssec_unsigned_child_of_a_signed_parent_is_unsigned_not_invalid() -> None:
+    """A zone without keys under a signed parent (example.com under com) is unsigned, not broken."""
+    parent = signed_zone(SIGNED + "child NS ns1.child.sec.test.\n", "sec.test")
+    child = """
+$ORIGIN child.sec.test.
+$TTL 300
+@    SOA  ns1 hostmaster 1 3600 600 86400 300
+@    NS   ns1
+ns1  A    192.0.2.54
+@    TXT  "v=spf1 -all"
+"""
+    row = checks(await scan(parent + child, "child.sec.test"))["dnssec"]
+    assert (row["result_id"], row["severity"]) == ("dnssec-unsigned", "low")
+    assert row["detail"].startswith("the zone child.sec.test has no DNSKEY")
 
 
 MX_ZONE = """

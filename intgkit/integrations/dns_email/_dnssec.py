@@ -1,6 +1,6 @@
 """DNSSEC, validated here (RFC 4033-4035) rather than taken from a resolver's AD bit.
 
-The zone apex is the closest name at or above the domain with DNSKEY records. Its DNSKEY set
+The zone apex is the closest name at or above the domain with an SOA record. Its DNSKEY set
 must be signed by one of its own keys, its SOA (and the domain's TXT records, if any) by the
 zone's keys, with signatures in their validity period (``dns.dnssec.validate``, which uses
 ``cryptography``); the parent must publish a DS record matching one of the keys, or nobody can
@@ -73,23 +73,29 @@ async def validate_dnssec(domain: str, apex_txt: Answer, lookup: Lookup) -> Dnss
 
     labels = domain.split(".")
     names = [".".join(labels[i:]) for i in range(len(labels))]
-    keys = await asyncio.gather(*(lookup(n, "DNSKEY") for n in names))
+    # the zone apex is the closest name with an SOA: a signed parent (com) says nothing about an
+    # unsigned child zone (example.com), whose records are simply not signed
+    soas = await asyncio.gather(*(lookup(n, "SOA") for n in names))
     zone: str | None = None
-    key_answer: Answer | None = None
-    for name, answer in zip(names, keys, strict=True):
+    soa: Answer | None = None
+    for name, answer in zip(names, soas, strict=True):
         if answer.failed:
-            return DnssecResult("dnssec-unknown", detail=answer.why(name, "DNSKEY"), observed=answer.status)
+            return DnssecResult("dnssec-unknown", detail=answer.why(name, "SOA"), observed=answer.status)
         if answer.rdata:
-            zone, key_answer = name, answer
+            zone, soa = name, answer
             break
-    if zone is None or key_answer is None:
+    if zone is None or soa is None:
         return DnssecResult(
-            "dnssec-unsigned", observed="no DNSKEY", detail=f"no DNSKEY at {', '.join(names)}"
+            "dnssec-unsigned", observed="no zone", detail=f"no SOA (zone apex) at {', '.join(names)}"
         )
+    key_answer, ds = await asyncio.gather(lookup(zone, "DNSKEY"), lookup(zone, "DS"))
+    if key_answer.failed:
+        return DnssecResult("dnssec-unknown", zone, key_answer.why(zone, "DNSKEY"), key_answer.status)
+    if not key_answer.rdata:
+        return DnssecResult("dnssec-unsigned", zone, f"the zone {zone} has no DNSKEY", "no DNSKEY")
     zname = dns.name.from_text(zone)
     keyset = _rrset(key_answer, zone, "DNSKEY")
     keymap = {zname: keyset}
-    soa, ds = await asyncio.gather(lookup(zone, "SOA"), lookup(zone, "DS"))
     checks: list[tuple[str, str, Answer]] = [(zone, "DNSKEY", key_answer), (zone, "SOA", soa)]
     if apex_txt.rdata:
         checks.append((domain, "TXT", apex_txt))
