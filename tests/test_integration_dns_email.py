@@ -550,6 +550,8 @@ async def test_bad_targets_and_settings() -> None:
         await DnsEmail(nameserver="127.0.0.1:1").fetch("192.0.2.1")
     with pytest.raises(ValueError, match="must be an IP address"):
         await DnsEmail(nameserver="dns.example:53").fetch("good.test")
+    with pytest.raises(ValueError, match=r"INTGKIT_RESOLVE entry 'mx\.good\.test' is not host:port:address"):
+        await DnsEmail(nameserver="127.0.0.1:1", resolve="mx.good.test").fetch("good.test")
 
 
 async def test_nameserver_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,7 +67,7 @@ import weakref
 from typing import Any
 
 from ..._settings import Setting
-from .._net import CA_BUNDLE, RESOLVE, parse_target
+from .._net import CA_BUNDLE, RESOLVE, parse_endpoints, parse_target
 from ._audit import DnsTimeoutError, Options, audit
 from ._client import DnsClient, Nameserver
 from ._dmarc import organizational_domain
@@ -170,6 +170,7 @@ class DnsEmail:
             smtp=self.smtp,
             smtp_timeout=self.smtp_timeout,
         )
+        parse_endpoints(options.resolve)  # a malformed INTGKIT_RESOLVE fails here, before any query
         lookups = Lookups(domain, client, self._query_limit(), self._cache)
         try:
             return await audit(domain, lookups, options)

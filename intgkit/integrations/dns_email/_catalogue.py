@@ -246,7 +246,7 @@ CATALOGUE: dict[str, Kind] = {
         "medium",
         "Some MX hosts do not offer STARTTLS, so mail to them travels unencrypted.",
     ),
-    "mx-none": _k("mx_starttls", True, "info", "The domain accepts no mail (no MX host to test)."),
+    "mx-none": _k("mx_starttls", True, "info", "No MX host to test: no MX records, or a null MX."),
     "mx-starttls-unknown": _k(
         "mx_starttls", False, "info", "An MX host could not be reached; the detail says which and why."
     ),
