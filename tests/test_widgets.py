@@ -544,3 +544,28 @@ def test_history_tab_says_when_history_is_off(registry: intgkit.IntegrationRegis
     panel = IntegrationPanel(intgkit.IntegrationRunner(registry, history=None))
     panel.history_refresh.click()
     assert "Run history is off" in "".join(o.get("text", "") for o in panel.history_output.outputs)
+
+
+async def test_status_tab_shows_calls_waiting_for_rate_limit_tokens(
+    registry: intgkit.IntegrationRegistry,
+) -> None:
+    """Throttled calls show as waiting (progress text, limits table with tokens and next token)."""
+
+    @intgkit.integration(
+        name="throttled_panel_api", registry=registry, rate_limit=intgkit.RateLimit(2, per=1.0)
+    )
+    async def _throttled(target: str | None) -> dict[str, list[dict[str, object]]]:
+        return {"rows": [{"target": target}]}
+
+    panel = IntegrationPanel(make_runner(registry), targets=[f"t{i}" for i in range(5)])
+    panel.run_button.click()
+    seen_label, seen_table = "", ""
+    while panel.running:
+        await asyncio.sleep(0.05)
+        panel._render_status()
+        if "waiting for a rate-limit token" in panel.progress_label.value:
+            seen_label, seen_table = panel.progress_label.value, panel.limits.value
+    assert re.search(r"\d+ waiting for a rate-limit token", seen_label), seen_label
+    assert "throttled_panel_api" in seen_table and "2 / 1 s" in seen_table
+    assert panel.results is not None and all(r.ok for r in panel.results)
+    assert "waiting for a rate-limit token" not in panel.progress_label.value  # settled at the end

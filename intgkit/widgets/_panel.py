@@ -37,6 +37,7 @@ from .._models import IntegrationResult, IntegrationResults, Status
 from .._runner import IntegrationRunner
 from ._findings_view import SEVERITY_CHOICES, findings_html
 from ._history_view import changes, history_of, run_choices
+from ._limits_view import limits_html, waiting_calls
 from ._results_view import SUMMARY, frame_for
 from ._status_view import Row, cut, status_table
 from ._style import PANEL_CLASS, PANEL_CSS, muted
@@ -156,6 +157,8 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         # views
         self.status = w.HTML(value="")
         self.status.add_class("intgkit-status")
+        self.limits = w.HTML(value="")
+        self.limits.add_class("intgkit-limits")
         self.picker = w.Dropdown(options=[SUMMARY], value=SUMMARY, description="Show", disabled=True)
         self.full_frame = w.Checkbox(
             value=False, description="all columns", indent=False, layout=w.Layout(width="auto")
@@ -181,7 +184,7 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self.history_output.add_class("intgkit-output")
         self.tabs = w.Tab(
             children=[
-                self.status,
+                w.VBox([self.status, self.limits]),
                 w.VBox([w.HBox([self.picker, self.full_frame]), self.output]),
                 w.VBox([self.severity, self.findings]),
                 w.VBox(
@@ -553,8 +556,13 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
             self._render_pending.cancel()
             self._render_pending = None
         self._last_render = time.monotonic()
+        scopes = [n for n, row in self._rows.items() if row.selected] or list(self._rows)
         if self._live:
-            self.progress_label.value = f"{self.progress.value}/{self.progress.max}"
+            waiting = waiting_calls(scopes)
+            self.progress_label.value = f"{self.progress.value}/{self.progress.max}" + (
+                f" · {waiting} waiting for a rate-limit token" if waiting else ""
+            )
+        self.limits.value = limits_html(scopes)
         if self._started:
             end = self._ended if self._ended is not None else time.monotonic()
             self.elapsed.value = f"{end - self._started:.1f} s"
