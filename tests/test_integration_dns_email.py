@@ -980,3 +980,24 @@ def test_answer_cache_keeps_only_successes_within_their_ttl() -> None:
     short.put(("d.test", "TXT"), Answer("NOERROR", texts=["x"]), 300)
     time.sleep(0.1)
     assert short.get(("d.test", "TXT")) is None
+
+
+async def test_one_socket_per_audit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All questions of one domain's audit share one UDP socket, closed when the audit ends."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    opened: list[Any] = []
+    create = loop.create_datagram_endpoint
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        transport, protocol = await create(*args, **kwargs)
+        opened.append(transport)
+        return transport, protocol
+
+    monkeypatch.setattr(loop, "create_datagram_endpoint", counting)
+    with DnsZoneServer(GOOD) as dns:
+        out = await DnsEmail(nameserver=dns.nameserver, lifetime=2, smtp=False).fetch("good.test")
+        asked = len(dns.queries)
+    assert len(out["dns_records"]) >= asked > 10
+    assert len(opened) == 1 and opened[0].is_closing()

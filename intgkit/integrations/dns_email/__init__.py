@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import threading
 import weakref
 from typing import Any
 
@@ -141,6 +142,7 @@ class DnsEmail:
         if max_queries < 1:
             raise ValueError(f"max_queries must be at least 1, got {max_queries!r}")
         self.max_queries = int(max_queries)
+        self._limits_lock = threading.Lock()
         self._limits: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
             weakref.WeakKeyDictionary()
         )
@@ -180,9 +182,10 @@ class DnsEmail:
     def _query_limit(self) -> asyncio.Semaphore:
         """The semaphore of the running loop (a run's private loop gets its own)."""
         loop = asyncio.get_running_loop()
-        limit = self._limits.get(loop)
-        if limit is None:
-            limit = self._limits[loop] = asyncio.Semaphore(self.max_queries)
+        with self._limits_lock:
+            limit = self._limits.get(loop)
+            if limit is None:
+                limit = self._limits[loop] = asyncio.Semaphore(self.max_queries)
         return limit
 
     def _client(self) -> DnsClient:

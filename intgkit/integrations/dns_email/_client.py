@@ -101,10 +101,16 @@ class DnsClient:
         self.retry_after = retry_after
         self._transports: dict[int, asyncio.DatagramTransport] = {}
         self._waiting: dict[int, tuple[bytes, asyncio.Future[bytes]]] = {}
+        self._opening = asyncio.Lock()
 
     async def _transport(self, family: int) -> asyncio.DatagramTransport:
         transport = self._transports.get(family)
-        if transport is None:
+        if transport is not None:
+            return transport
+        async with self._opening:  # the first queries arrive together: open one socket, not several
+            transport = self._transports.get(family)
+            if transport is not None:
+                return transport
             loop = asyncio.get_running_loop()
             local = ("::", 0) if family == socket.AF_INET6 else ("0.0.0.0", 0)  # noqa: S104 - a client's own port
             transport, _ = await loop.create_datagram_endpoint(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -113,33 +114,37 @@ class AnswerCache:
         self.max_age = max_age
         self.max_entries = max_entries
         self._entries: dict[tuple[str, str], tuple[float, Answer, int | None]] = {}
+        self._lock = threading.Lock()  # runs in other threads' loops may share the integration
 
     def get(self, key: tuple[str, str]) -> tuple[Answer, int | None] | None:
         """The kept answer and its TTL, or None."""
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            self._entries.pop(key, None)
-            return None
-        return entry[1], entry[2]
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] <= time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return entry[1], entry[2]
 
     def put(self, key: tuple[str, str], answer: Answer, ttl: int | None) -> None:
         """Keep a successful answer (NOERROR, NODATA, NXDOMAIN)."""
         if answer.failed or self.max_age <= 0:
             return
         now = time.monotonic()
-        if len(self._entries) >= self.max_entries:
-            for k in [k for k, e in self._entries.items() if e[0] <= now]:
-                self._entries.pop(k, None)
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
         age = self.max_age if ttl is None else min(self.max_age, float(ttl))
-        self._entries[key] = (now + age, answer, ttl)
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                for k in [k for k, e in self._entries.items() if e[0] <= now]:
+                    self._entries.pop(k, None)
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[key] = (now + age, answer, ttl)
 
     def clear(self) -> None:
         """Forget every answer."""
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
 
 class Lookups:
