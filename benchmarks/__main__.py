@@ -34,6 +34,7 @@ MODULES = [
     ("http_headers", "benchmarks.bench_http_headers"),
     ("tls", "benchmarks.bench_tls"),
     ("dns_email", "benchmarks.bench_dns_email"),
+    ("policies", "benchmarks.bench_policies"),
 ]
 
 #: Case numbers (the issue's) for modules whose rows do not carry one.

@@ -12,7 +12,6 @@ least recently used first; an entry past its time to live is dropped when it is 
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import threading
 import time
@@ -83,8 +82,10 @@ class ResultCache:
                     self.nbytes -= entry[1]
             self.misses += 1
             return None
-        with contextlib.suppress(KeyError):  # evicted by another thread meanwhile: still good
+        try:  # noqa: SIM105 - contextlib.suppress costs a context manager per hit
             self._entries.move_to_end(key)
+        except KeyError:  # evicted by another thread meanwhile: the result is still good
+            pass
         self.hits += 1
         return entry[2]
 
