@@ -198,7 +198,7 @@ class _Run:
     async def work(self, call: Call, task: asyncio.Task[Any]) -> None:
         """A worker's body for one call: run it, count it, deliver it."""
         policies = call.spec.policies
-        if policies is not None:
+        if policies is not None and (policies.cache is not None or policies.max_concurrency is not None):
             await self._work_with_policies(call, task, policies)
             return
         result = await self.call(call, task)
@@ -241,7 +241,11 @@ class _Run:
         lane.busy += 1
         try:
             while True:
-                await self._one(call, task, pol)
+                result = await self.call(call, task)
+                if cache is not None and result.status is Status.OK:
+                    cache.put((call.spec.name, call.target, pol.fingerprint), result, pol.cache_ttl)
+                self.counts[result.status] += 1
+                self.sink(call, result)
                 if not lane.parked:
                     return
                 call = lane.parked.popleft()
@@ -321,18 +325,33 @@ class _Run:
     async def attempts(self, call: Call, task: asyncio.Task[Any]) -> Outcome:
         """Every attempt of one call; the seam where per-call policies wrap the call.
 
-        Today one attempt. A policy that retries, waits for a rate-limit token, holds a
-        bulkhead slot or answers from a cache does it here, and sets the outcome's
-        ``attempts`` and ``waited_s``. The breaker has admitted the call; it hears of the
-        returned outcome only. A caller's cancellation propagates as CancelledError.
+        Without policies, one attempt. With a retry policy or a rate limit (docs/architecture.md,
+        "Policies"), the common case costs next to nothing: a token at once (or no rate limit)
+        and a first attempt that does not fail with a declared exception; anything else goes
+        on in :meth:`_policed`. Sets the outcome's ``attempts`` and ``waited_s``. The breaker
+        has admitted the call; it hears of the returned outcome only. A caller's cancellation
+        propagates as CancelledError.
         """
-        policies = call.spec.policies
-        if policies is None or (policies.retry is None and policies.rate_limit is None):
+        pol = call.spec.policies
+        if pol is None:
             return await self.attempt(call, task)
-        return await self._policed(call, task, policies)
+        bucket = pol.bucket
+        if pol.rate_limit is not None and (bucket is None or not bucket.take_now()):
+            return await self._policed(call, task, pol, None, 0.0)
+        retry = pol.retry
+        if retry is None:
+            return await self.attempt(call, task)
+        t = self.loop.time()
+        first = await self.attempt(call, task)
+        exc = first.exc
+        if exc is None or first.status is not Status.ERROR or not isinstance(exc, retry.on):
+            return first
+        return await self._policed(call, task, pol, first, self.loop.time() - t)
 
-    async def _policed(self, call: Call, task: asyncio.Task[Any], pol: Policies) -> Outcome:
-        """Attempts under a retry policy and a rate limit (docs/architecture.md, "Policies").
+    async def _policed(
+        self, call: Call, task: asyncio.Task[Any], pol: Policies, first: Outcome | None, first_s: float
+    ) -> Outcome:
+        """Attempts under a retry policy and a rate limit, after ``first`` (attempt 1) if made.
 
         Before each attempt, a token (waiting for it stops the call's clock); the attempts and
         the backoffs between them share the call's time limit, and a retry that cannot finish
@@ -352,22 +371,24 @@ class _Run:
         n = 0
         while True:
             n += 1
-            if bucket is not None:
-                wait = bucket.reserve(max_wait)
-                if wait is None:
-                    out = Outcome(Status.ERROR, error_type="RateLimited", error=bucket.refusal(max_wait))
-                    out.neutral = True
-                    if n > 1:
-                        out.error = f"{out.error} (before attempt {n})"
-                    n -= 1
-                    break
-                if wait > 0.0:
-                    await self._wait_for_token(bucket, wait)
-                    token += wait
-            left = None if timeout is None else timeout - used
-            t = loop.time()
-            out = await self.attempt(call, task, left)
-            spent = loop.time() - t
+            if first is not None:  # attempt 1, made by attempts() with a token it had at once
+                out, spent, first = first, first_s, None
+            else:
+                if bucket is not None:
+                    wait = bucket.reserve(max_wait)
+                    if wait is None:
+                        out = Outcome(Status.ERROR, error_type="RateLimited", error=bucket.refusal(max_wait))
+                        out.neutral = True
+                        if n > 1:
+                            out.error = f"{out.error} (before attempt {n})"
+                        n -= 1
+                        break
+                    if wait > 0.0:
+                        await self._wait_for_token(bucket, wait)
+                        token += wait
+                t = loop.time()
+                out = await self.attempt(call, task, None if timeout is None else timeout - used)
+                spent = loop.time() - t
             used += spent
             if retry is None or out.status is not Status.ERROR or out.exc is None:
                 break

@@ -345,6 +345,18 @@ class TokenBucket:
         self._level = level if level < self.capacity else self.capacity
         self._stamp = now
 
+    def take_now(self) -> bool:
+        """Take a token if one is there now; False (taking nothing) if the caller would wait."""
+        with self._lock:
+            now = time.monotonic()
+            level = self._level + (now - self._stamp) * self._fill
+            self._stamp = now
+            if level >= 1.0:
+                self._level = (level if level < self.capacity else self.capacity) - 1.0
+                return True
+            self._level = level
+            return False
+
     def reserve(self, max_wait: float | None = None) -> float | None:
         """Take a token now; returns the seconds until it is usable (0.0: at once).
 
