@@ -136,6 +136,7 @@ async def drive(
     run.max_abandoned = max_abandoned if max_abandoned is not None else limit
     run.on_start = on_start
     run.on_waiting = on_waiting
+    run.calls = calls
     outcome = "finished"
     try:
         await Workers(run.loop, calls, limit, run.work).run()
@@ -171,8 +172,8 @@ class _Plain:
 class _Run:
     """One run's shared state, and the per-call path."""
 
-    __slots__ = ("abandoned", "counts", "deadlines", "lanes", "log", "loop", "max_abandoned", "on_start",
-                 "on_waiting", "pool", "rejections", "sink", "t_run", "waiting")  # fmt: skip
+    __slots__ = ("abandoned", "calls", "counts", "deadlines", "lanes", "log", "loop", "max_abandoned",
+                 "on_start", "on_waiting", "pool", "rejections", "sink", "t_run", "waiting")  # fmt: skip
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, pool: DaemonPool | None, log: Any, sink: Sink, t_run: float
@@ -194,14 +195,58 @@ class _Run:
         self.waiting = 0
         #: bulkheads: per integration (its Policies object), the calls in flight and those parked
         self.lanes: dict[int, _Lane] = {}
+        #: the run's calls; expanding a call appends its sub-calls here (the workers take them)
+        self.calls: Sequence[Call] = ()
 
     async def work(self, call: Call, task: asyncio.Task[Any]) -> None:
         """A worker's body for one call: run it, count it, deliver it."""
+        if call.spec.expand is not None and call.parent is None and await self._expanded(call):
+            return
         policies = call.spec.policies
         if policies is not None and (policies.cache is not None or policies.max_concurrency is not None):
             await self._work_with_policies(call, task, policies)
             return
         result = await self.call(call, task)
+        self.counts[result.status] += 1
+        self.sink(call, result)
+
+    async def _expanded(self, call: Call) -> bool:
+        """Ask the integration what ``call``'s target stands for; True when it became sub-calls.
+
+        One call per sub-target is appended to the run (a worker takes each, with every policy,
+        the breaker and a result of its own, targeted at the sub-target), and this call makes
+        no result of its own. If listing the sub-targets fails (or times out, under the call's
+        time limit), this call's result is that error, alone; an empty list is an ok result.
+        """
+        spec = call.spec
+        assert spec.expand is not None
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        try:
+            async with asyncio.timeout(spec.timeout):
+                subs = await spec.expand(call.target)
+        except TimeoutError:
+            out = _timed_out(spec.timeout, None)
+            out.error = f"listing what target {call.target!r} stands for {out.error}"
+            self._deliver(call, self._finish(call, out, started_at, t0))
+            return True
+        except Exception as exc:  # noqa: BLE001 - a failure to expand is the call's result
+            self._deliver(call, self._finish(call, _error(call, exc, None), started_at, t0))
+            return True
+        if subs is None:
+            return False
+        targets = list(dict.fromkeys(s for s in subs if isinstance(s, str) and s))
+        if not targets:
+            self._deliver(call, self._finish(call, Outcome(Status.OK), started_at, t0))
+            return True
+        calls = self.calls
+        assert isinstance(calls, list)
+        for target in targets:
+            calls.append(Call(len(calls), spec, target, call.breaker, parent=call))
+        self.log.info("call_expanded", integration=spec.name, target=call.target, calls=len(targets))
+        return True
+
+    def _deliver(self, call: Call, result: IntegrationResult) -> None:
         self.counts[result.status] += 1
         self.sink(call, result)
 

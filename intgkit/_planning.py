@@ -14,7 +14,7 @@ engine's own call objects stay private behind it.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -47,6 +47,9 @@ class Spec:
     #: the per-call policies (retry, rate limit, bulkhead, cache); None when it has none,
     #: which keeps the engine's path for such calls what it was
     policies: Policies | None = None
+    #: the integration's ``expand(target)``: a coroutine function returning the sub-targets a
+    #: target stands for (one call each, replacing it), or None to call the target as it is
+    expand: Callable[[str | None], Awaitable[Sequence[str] | None]] | None = None
 
 
 @dataclass(slots=True)
@@ -90,6 +93,8 @@ class Call:
     spec: Spec
     target: str | None
     breaker: Breaker
+    #: for a call made by expanding another one (see Spec.expand): that call
+    parent: Call | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,10 +249,23 @@ def _spec(
         secrets=secret_values(settings),
         per_target=per_target,
         policies=_policies(integ, settings, overrides or _NO_OVERRIDES),
+        expand=_expander(integ),
     )
 
 
 _NO_OVERRIDES = Overrides()
+
+
+def _expander(integ: Integration) -> Callable[[str | None], Awaitable[Sequence[str] | None]] | None:
+    expand = getattr(integ, "expand", None)
+    if expand is None:
+        return None
+    if not inspect.iscoroutinefunction(expand):
+        raise UsageError(
+            f"expand of integration {integ.name!r} must be an async method "
+            f"(async def expand(self, target) -> list of targets or None), got {expand!r}"
+        )
+    return expand  # type: ignore[no-any-return]
 
 
 def _policies(integ: Integration, settings: Sequence[Any], over: Overrides) -> Policies | None:

@@ -248,10 +248,15 @@ class IntegrationRunner:
         dist: DistributedRun | None = None,
     ) -> IntegrationResults:
         """Drive planned calls to one result each; ``last_results`` holds them even if cancelled."""
-        slots: list[IntegrationResult | None] = [None] * len(calls)
+        planned = len(calls)
+        slots: list[IntegrationResult | None] = [None] * planned
+        extra: dict[int, IntegrationResult] = {}  # results of calls an expansion added
 
         def sink(call: Call, result: IntegrationResult) -> None:
-            slots[call.index] = result
+            if call.index < planned:
+                slots[call.index] = result
+            else:
+                extra[call.index] = result
             for cb in callbacks:
                 _safe_callback(cb, result)
 
@@ -266,13 +271,12 @@ class IntegrationRunner:
                 close = getattr(cb, "close", None)
                 if close is not None:
                     close()
-            self.last_results = IntegrationResults(
-                [r if r is not None else cancelled_result(c) for c, r in zip(calls, slots, strict=True)]
-            )
+            ordered, results = _assemble(calls, planned, slots, extra)
+            self.last_results = IntegrationResults(results)
             if self.history is not None:  # once per run, cancelled and interrupted runs too
                 from ._store.hook import record_run
 
-                record_run(self.history, calls, self.last_results, partial=not finished, started_at=started)
+                record_run(self.history, ordered, self.last_results, partial=not finished, started_at=started)
         return self.last_results
 
     async def _drive(
@@ -387,6 +391,35 @@ class IntegrationRunner:
 def _check_callable(name: str, value: object) -> None:
     if value is not None and not callable(value):
         raise UsageError(f"{name} must be callable, got {type(value).__name__}")
+
+
+def _assemble(
+    calls: list[Call],
+    planned: int,
+    slots: list[IntegrationResult | None],
+    extra: dict[int, IntegrationResult],
+) -> tuple[list[Call], list[IntegrationResult]]:
+    """Results in plan order; an expanded call's place holds its sub-calls' results, in order.
+
+    A call the run's cancellation stopped before it finished gets a cancelled result.
+    """
+    children: dict[int, list[Call]] = {}
+    for c in calls[planned:]:
+        assert c.parent is not None
+        children.setdefault(c.parent.index, []).append(c)
+    ordered: list[Call] = []
+    results: list[IntegrationResult] = []
+    for c, r in zip(calls[:planned], slots, strict=True):
+        subs = children.get(c.index)
+        if subs is None or r is not None:
+            ordered.append(c)
+            results.append(r if r is not None else cancelled_result(c))
+            continue
+        for sub in subs:
+            ordered.append(sub)
+            got = extra.get(sub.index)
+            results.append(got if got is not None else cancelled_result(sub))
+    return ordered, results
 
 
 def _validate_rate_limits(value: object) -> dict[str, RateLimit | None]:

@@ -78,8 +78,8 @@ class Workers(Generic[T]):
         task = asyncio.current_task()
         assert task is not None
         calls, work = self._calls, self._work
-        n = len(calls)
-        while (i := self._next) < n:
+        # len() each time: an expanding call appends its sub-calls to the plan while it runs
+        while (i := self._next) < len(calls):
             self._next = i + 1
             if not self._check_pending and self._live < self._limit:
                 self._check_pending = True

@@ -442,3 +442,67 @@ def test_bad_refresh_and_class_attributes(registry: intgkit.IntegrationRegistry)
     with pytest.raises(intgkit.UsageError, match="refresh must be True or False"):
         runner.run(["odd"], refresh="yes")  # type: ignore[arg-type]
     assert LIMITERS.rows() == []
+
+
+# -- expansion -------------------------------------------------------------------------------------
+
+
+class Accounts:
+    """An integration whose target None stands for every account it can list."""
+
+    name = "accounts"
+    title = "Accounts"
+    settings = ()
+    rate_limit = intgkit.RateLimit(100, per=1.0)
+
+    def __init__(self, listing: list[str] | Exception) -> None:
+        self.listing = listing
+        self.expanded: list[str | None] = []
+
+    def is_configured(self) -> bool:
+        return True
+
+    async def expand(self, target: str | None) -> list[str] | None:
+        self.expanded.append(target)
+        if target is not None:
+            return None
+        if isinstance(self.listing, Exception):
+            raise self.listing
+        return self.listing
+
+    async def fetch(self, target: str | None) -> dict[str, Any]:
+        await asyncio.sleep(0.01)
+        if target == "acct-2":
+            raise RuntimeError("account acct-2 is suspended")
+        return {"account": [{"id": target}]}
+
+
+async def test_expansion_one_result_per_sub_target(registry: intgkit.IntegrationRegistry) -> None:
+    """Target None expands into one call per account: each its own result, one failure alone."""
+    accounts = Accounts(["acct-1", "acct-2", "acct-3"])
+    registry.register(accounts)
+    seen: list[str | None] = []
+    results = await intgkit.IntegrationRunner(registry).arun(
+        ["accounts"], on_result=lambda r: seen.append(r.target)
+    )
+    assert [(r.target, r.status) for r in results] == [
+        ("acct-1", Status.OK),
+        ("acct-2", Status.ERROR),
+        ("acct-3", Status.OK),
+    ]
+    assert results[1].error == "account acct-2 is suspended" and sorted(seen) == ["acct-1", "acct-2", "acct-3"]
+    assert accounts.expanded == [None]
+    # a named target is called as it is
+    (one,) = await intgkit.IntegrationRunner(registry).arun(["accounts"], ["acct-9"])
+    assert one.target == "acct-9" and one.ok and accounts.expanded == [None, "acct-9"]
+
+
+async def test_expansion_failure_is_the_calls_result(registry: intgkit.IntegrationRegistry) -> None:
+    """When listing fails, the call's one result says so; an empty listing is one ok result."""
+    registry.register(Accounts(ConnectionError("accounts API unreachable")))
+    (r,) = await intgkit.IntegrationRunner(registry).arun(["accounts"])
+    assert r.target is None and r.status is Status.ERROR and r.error_type == "ConnectionError"
+    registry.unregister("accounts")
+    registry.register(Accounts([]))
+    (empty,) = await intgkit.IntegrationRunner(registry).arun(["accounts"])
+    assert empty.target is None and empty.ok and empty.sections == ()
