@@ -564,8 +564,8 @@ async def test_rate_limit_waits_retry_after_then_succeeds(
         ("/client/v4/zones", 200),
     ]
     assert len(out["zones"]) == 1
-    events = [e for e in logs if e["event"] == "cloudflare_rate_limited"]
-    assert events and events[0]["endpoint"] == "GET /zones" and events[0]["retry_after_s"] == 1.0
+    events = [e for e in logs if e["event"] == "cloudflare_retry"]
+    assert events and events[0]["endpoint"] == "GET /zones" and events[0]["wait_s"] == 1.0
 
 
 async def test_rate_limit_beyond_the_budget_fails_at_once(cf: FakeCloudflare) -> None:
@@ -576,7 +576,7 @@ async def test_rate_limit_beyond_the_budget_fails_at_once(cf: FakeCloudflare) ->
     with pytest.raises(
         CloudflareRateLimited,
         match=r"rate limited .* GET /zones \(HTTP 429, Retry-After '30'\)"
-        r".*time budget \(timeout=5 s\)",
+        r": retry not started: waiting 30 s .* left of the call.s time limit",
     ):
         await client(cf, timeout=5, max_retry_wait=600).fetch("example.com")
     assert time.monotonic() - t0 < 1.5
@@ -592,7 +592,7 @@ async def test_rate_limit_beyond_max_retry_wait_via_runner(cf: FakeCloudflare) -
     reg.register(obj)
     (r,) = await intgkit.IntegrationRunner(reg, timeout=5).arun([obj.name], targets=["example.com"])
     assert r.status is Status.ERROR and r.error_type == "CloudflareRateLimited"
-    assert r.error is not None and "rate limited" in r.error and "max_retry_wait=2 s" in r.error
+    assert r.error is not None and "rate limited" in r.error and "more than max_retry_after=2 s" in r.error
     assert r.duration_s is not None and r.duration_s < 1.5
 
 
@@ -712,6 +712,6 @@ async def test_endless_rate_limit_gives_up_after_bounded_attempts(cf: FakeCloudf
     """Retry-After 0 forever is not retried forever: six attempts, then 'rate limited'."""
     cf.add_zone("example.com")
     cf.rate_limit(100, retry_after=0)
-    with pytest.raises(CloudflareRateLimited, match=r"rate limited .*still limited after 6 attempts"):
+    with pytest.raises(CloudflareRateLimited, match=r"rate limited .*gave up after 6 attempts"):
         await client(cf).fetch("example.com")
     assert [q.status for q in cf.requests] == [429] * 6

@@ -58,21 +58,38 @@ Target: a zone name (``example.com``), a host inside a zone (``www.example.com``
 The token goes only to the configured API base, only over https (plain http only to loopback
 test servers), never through a redirect, and never into rows, errors or logs.
 
-Rate limits: HTTP 429 is retried after its Retry-After (seconds) when that wait is at most
-``max_retry_wait`` and fits before the call's deadline, ``timeout`` seconds after fetch began
-(the runner applies the same ``timeout`` unless a run overrides it; the integration cannot
-see such an override); otherwise the call fails with "rate limited".
+Rate limits and retries (intgkit's policies, docs/architecture.md): every request takes a token
+from the token's budget (``budget``, default Cloudflare's documented 1,200 requests per 300 s,
+one bucket per token, keyed by a keyed digest of it, shared by every call and run of the
+process); a 429 (after its Retry-After, at most ``max_retry_wait``), a 5xx or a connection
+failure is retried while the retry fits before the fetch's deadline, ``timeout`` seconds after
+it began; otherwise the call fails, saying why ("rate limited" for the budget or a 429).
+Through the runner, target None *expands* into one call per zone (:meth:`Cloudflare.expand`),
+each with its own result.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+from collections.abc import AsyncIterator
 from typing import Any
 
+from ..._policies import LIMITERS, RateLimit, Retry, keyed_digest
 from ..._settings import Setting
 from .._net import CA_BUNDLE, client_session, parse_target
-from ._client import DEFAULT_API_BASE, NAME, Client, RetryBudget, api_base_url
+from ._client import (
+    BUDGET,
+    DEFAULT_API_BASE,
+    MAX_ATTEMPTS,
+    NAME,
+    Client,
+    Policy,
+    Retryable,
+    Unreachable,
+    api_base_url,
+)
 from ._errors import CloudflareAPIError, CloudflareRateLimited, ZoneNotFoundError
 from ._read import gather_first_error
 from ._report import audit_zone, merge
@@ -118,6 +135,8 @@ class Cloudflare:
         timeout: the time budget of one fetch in seconds (rate-limit waits must fit in it);
             the runner applies it too, unless a run passes its own ``timeout=``.
         max_retry_wait: the longest Retry-After (seconds) worth waiting for.
+        budget: the token's request budget (default Cloudflare's documented 1,200 requests per
+            300 s), a token bucket shared by every call and run of the process with that token.
         concurrency: requests in flight at once.
         zones_per_page: page size for listing zones (the API allows 5..50).
     """
@@ -142,6 +161,7 @@ class Cloudflare:
         ca_bundle: str | None = None,
         timeout: float | None = 60.0,
         max_retry_wait: float = 30.0,
+        budget: RateLimit = BUDGET,
         concurrency: int = 8,
         zones_per_page: int = ZONES_PER_PAGE,
     ) -> None:
@@ -150,6 +170,16 @@ class Cloudflare:
         self._ca_bundle = ca_bundle
         self.timeout = timeout
         self.max_retry_wait = max_retry_wait
+        self.budget = budget
+        #: 429s, 5xx answers and connection failures are retried, per request
+        self.request_retry = Retry(
+            attempts=MAX_ATTEMPTS,
+            on=(Retryable, Unreachable),
+            wait_initial=0.5,
+            max_retry_after=max_retry_wait,
+        )
+        # zones seen by expand(), by (API base, token digest, name): the per-zone calls reuse them
+        self._listed: dict[tuple[str, str, str], dict[str, Any]] = {}
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
         self.concurrency = concurrency
@@ -164,33 +194,62 @@ class Cloudflare:
     def __getstate__(self) -> dict[str, Any]:  # never pickle the token along
         state = dict(self.__dict__)
         state["_token"] = None
+        state["_listed"] = {}
         return state
 
     def is_configured(self) -> bool:
         """True when a token is given or ``CLOUDFLARE_API_TOKEN`` is set."""
         return bool(self._token or API_TOKEN.value())
 
+    async def expand(self, target: str | None) -> list[str] | None:
+        """Target None (every zone) becomes one call per zone the token can see, so one zone's
+        failure, or the budget running out, never loses the other zones' results. A named
+        target is audited as it is (None)."""
+        if target is not None:
+            return None
+        async with self._session() as (client, base, digest):
+            zones = await all_zones(client, self.zones_per_page)
+        names = []
+        for z in zones:
+            name = str(z.get("name", "")).lower().rstrip(".")
+            if name:
+                self._listed[(base, digest, name)] = z
+                names.append(name)
+        return names
+
     async def fetch(self, target: str | None) -> dict[str, list[dict[str, Any]]]:
         """Audit one zone (by name) or, for target None, every zone the token can see."""
+        host = zone_from_target(target)
+        async with self._session() as (client, base, digest):
+            if host is None:
+                zones = await all_zones(client, self.zones_per_page)
+            else:
+                listed = self._listed.pop((base, digest, host), None)
+                zones = [listed if listed is not None else await zone_of(client, host, self.zones_per_page)]
+            parts = await gather_first_error([audit_zone(client, z) for z in zones])
+        return merge(parts)
+
+    @contextlib.asynccontextmanager
+    async def _session(self) -> AsyncIterator[tuple[Client, str, str]]:
+        """A client for one fetch: its session, the token's budget, the deadline."""
         import aiohttp
 
         token = self._token or API_TOKEN.value()
         if not token:
             raise ValueError("CLOUDFLARE_API_TOKEN is not set")
         base = api_base_url(self._api_base or API_BASE.value() or DEFAULT_API_BASE)
-        host = zone_from_target(target)
+        digest = keyed_digest([base, token])
         loop = asyncio.get_running_loop()
         deadline = None if self.timeout is None else loop.time() + self.timeout
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=15, sock_read=30)
         async with client_session(cafile=self._ca_bundle or CA_BUNDLE.value(), timeout=timeout) as session:
-            retry = RetryBudget(deadline=deadline, budget=self.timeout, max_retry_wait=self.max_retry_wait)
-            client = Client(session, base, token, retry=retry, concurrency=self.concurrency)
-            if host is None:
-                zones = await all_zones(client, self.zones_per_page)
-            else:
-                zones = [await zone_of(client, host, self.zones_per_page)]
-            parts = await gather_first_error([audit_zone(client, z) for z in zones])
-        return merge(parts)
+            policy = Policy(
+                retry=self.request_retry,
+                bucket=LIMITERS.get(NAME, self.budget, f"token {digest[:8]}"),
+                deadline=deadline,
+                budget=self.timeout,
+            )
+            yield Client(session, base, token, retry=policy, concurrency=self.concurrency), base, digest
 
 
 def zone_from_target(target: str | None) -> str | None:

@@ -9,10 +9,10 @@ anything else (or ``success`` not true, or a status other than 200) is a
 messages. Codes in ``messages`` are never read as errors (``/user/tokens/verify`` puts code
 10000 there on success).
 
-Rate limits: :func:`retry_rate_limited` is the one retry loop. HTTP 429 is retried after its
-Retry-After (seconds) when that wait is at most ``max_retry_wait`` and fits before the call's
-deadline; otherwise the call fails with "rate limited". It is a function of its own so that a
-run-wide retry policy can replace it without touching the rest of the client.
+Rate limits and retries use intgkit's policies (docs/architecture.md, "Policies"): every
+request takes a token from the token's bucket (:data:`BUDGET`, Cloudflare's documented 1,200
+requests per 5 minutes, shared by every call and run of the process), and a 429, a 5xx or no
+answer is retried by an :class:`intgkit.Retry` (Retry-After obeyed, never past the deadline).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ..._errors import TransientError
 from ..._log import logger
+from ..._policies import RateLimit, RateLimited, Retry, TokenBucket
 from .._findings import clip
 from .._net import is_loopback
 from ._errors import CloudflareAPIError, CloudflareRateLimited
@@ -68,72 +70,96 @@ class Answer:
     body: bytes
 
 
+#: Cloudflare's documented budget: 1,200 requests per five minutes per user (token). Shared by
+#: every request of every call and run in the process that uses the same token (and API base),
+#: through intgkit's token bucket board, keyed by a keyed digest of the token, never the token.
+BUDGET = RateLimit(1200, per=300.0)
+
+
+class Retryable(TransientError):
+    """A 429 or 5xx answer: worth another try after Retry-After, or the policy's backoff."""
+
+    def __init__(self, endpoint: str, answer: Answer) -> None:
+        super().__init__(f"{endpoint}: HTTP {answer.status}", retry_after=answer.retry_after)
+        self.answer = answer
+
+
+class Unreachable(CloudflareAPIError):
+    """No answer came (connection refused or reset, TLS failure, a read timeout)."""
+
+
 @dataclass(slots=True)
-class RetryBudget:
-    """What the retry loop may spend: attempts, the longest wait, the call's deadline.
+class Policy:
+    """What one fetch's requests may spend: the retry policy, the token's bucket, the deadline."""
 
-    ``not_before`` is shared by every request of one fetch: a 429 pauses them all, not just
-    the one that got it.
-    """
-
+    retry: Retry
+    bucket: TokenBucket
     deadline: float | None
     budget: float | None
-    max_retry_wait: float
-    max_attempts: int = MAX_ATTEMPTS
-    not_before: float = 0.0
-
-    def refusal(self, wait: float, now: float, attempt: int) -> str:
-        """Why a wait of ``wait`` seconds is not worth it ('' when it is)."""
-        if attempt >= self.max_attempts:
-            return f"still limited after {self.max_attempts} attempts"
-        if wait > self.max_retry_wait:
-            return f"the wait exceeds max_retry_wait={self.max_retry_wait:g} s"
-        if self.deadline is not None and now + wait + RETRY_MARGIN > self.deadline:
-            return (
-                f"waiting {wait:g} s does not fit in the {self.deadline - now:.1f} s left of the "
-                f"call's time budget (timeout={self.budget:g} s)"
-            )
-        return ""
 
 
-async def retry_rate_limited(
-    send: Callable[[], Awaitable[Answer]], endpoint: str, policy: RetryBudget
-) -> Answer:
-    """``send()`` until it is not a 429, waiting each Retry-After while the budget allows.
+async def send_with_policies(send: Callable[[], Awaitable[Answer]], endpoint: str, policy: Policy) -> Answer:
+    """``send()`` under the token's budget, retried on 429 / 5xx / no answer while it fits.
+
+    Each request takes a token first (waiting while the budget is spent, as long as the fetch's
+    deadline allows); a 429 waits its Retry-After exactly. intgkit's Retry decides, so a retry
+    that cannot finish before the deadline is not started.
 
     Raises:
-        CloudflareRateLimited: a 429 whose wait does not fit (or too many of them).
+        CloudflareRateLimited: no token in time, or a 429 whose wait does not fit.
+        Unreachable: no answer, after the retries the policy allows.
     """
     loop = asyncio.get_running_loop()
     attempt = 0
     while True:
         attempt += 1
-        pause = policy.not_before - loop.time()
-        if pause > 0:
-            await asyncio.sleep(pause)
-        answer = await send()
-        if answer.status != 429:
-            return answer
-        delay = _seconds(answer.retry_after)
-        wait = 1.0 if delay is None else delay  # Cloudflare sends it; if not, a polite second
-        now = loop.time()
-        why = policy.refusal(wait, now, attempt)
-        if why:
+        left = None if policy.deadline is None else policy.deadline - loop.time() - RETRY_MARGIN
+        try:
+            await policy.bucket.acquire(None if left is None else max(left, 0.0))
+        except RateLimited as exc:
+            raise CloudflareRateLimited(
+                endpoint,
+                None,
+                f"rate limited before {endpoint}: the token's request budget is spent ({exc}); "
+                f"the time budget is timeout={policy.budget:g} s",
+                (971,),
+            ) from None
+        t = loop.time()
+        failure: Exception
+        try:
+            answer = await send()
+        except Unreachable as exc:
+            failure = exc
+        else:
+            if answer.status != 429 and answer.status < 500:
+                return answer
+            failure = Retryable(endpoint, answer)
+        time_left = None if policy.deadline is None else policy.deadline - loop.time() - RETRY_MARGIN
+        decision = policy.retry.next_wait(failure, attempt, time_left=time_left, attempt_s=loop.time() - t)
+        if isinstance(decision, float):
+            logger().info(
+                "cloudflare_retry",
+                integration=NAME,
+                endpoint=endpoint,
+                reason=str(failure),
+                wait_s=round(decision, 3),
+                attempt=attempt,
+            )
+            await asyncio.sleep(decision)
+            continue
+        why = decision or "not retried"
+        if isinstance(failure, Unreachable):
+            raise Unreachable(failure.endpoint, None, f"{failure} ({why})") from None
+        assert isinstance(failure, Retryable)
+        if failure.answer.status == 429:
             raise CloudflareRateLimited(
                 endpoint,
                 429,
                 f"rate limited by the Cloudflare API on {endpoint} (HTTP 429, "
-                f"Retry-After {answer.retry_after!r}): {why}",
+                f"Retry-After {failure.answer.retry_after!r}): {why}",
                 (971,),
             )
-        logger().info(
-            "cloudflare_rate_limited",
-            integration=NAME,
-            endpoint=endpoint,
-            retry_after_s=wait,
-            attempt=attempt,
-        )
-        policy.not_before = max(policy.not_before, now + wait)
+        return failure.answer  # a 5xx still failing: the envelope's errors say what
 
 
 class Client:
@@ -143,7 +169,7 @@ class Client:
         session: the aiohttp session (its trust roots decide what https means).
         base: the API base, already checked by :func:`api_base_url`.
         token: the API token; sent only as ``Authorization: Bearer`` to ``base``.
-        retry: the rate-limit retry budget of this fetch.
+        retry: the request policy of this fetch (retries, the token's budget, the deadline).
         concurrency: requests in flight at once.
     """
 
@@ -153,7 +179,7 @@ class Client:
         base: str,
         token: str,
         *,
-        retry: RetryBudget,
+        retry: Policy,
         concurrency: int,
     ) -> None:
         self._session = session
@@ -169,7 +195,7 @@ class Client:
     async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         """The envelope of a successful GET of ``path`` (below the base)."""
         endpoint = f"GET {path}"
-        answer = await retry_rate_limited(lambda: self._send(path, params, endpoint), endpoint, self._retry)
+        answer = await send_with_policies(lambda: self._send(path, params, endpoint), endpoint, self._retry)
         status = answer.status
         if 300 <= status < 400:
             raise CloudflareAPIError(
@@ -236,8 +262,8 @@ class Client:
             ):
                 body = await _read_limited(resp, endpoint)
                 return Answer(resp.status, resp.headers.get("Retry-After"), body)
-        except aiohttp.ClientError as exc:
-            raise CloudflareAPIError(
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Unreachable(
                 endpoint,
                 None,
                 f"{endpoint}: could not reach the Cloudflare API at "
@@ -271,17 +297,6 @@ async def _read_limited(resp: aiohttp.ClientResponse, endpoint: str) -> bytes:
             )
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _seconds(value: str | None) -> float | None:
-    """Retry-After in seconds (Cloudflare sends seconds; an HTTP date is not honoured)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds < 1e7 else None
 
 
 def _errors(errors: Any) -> tuple[tuple[int, ...], str]:
