@@ -46,7 +46,7 @@ from ._integration import MalformedOutput, normalize_output
 from ._log import logger
 from ._models import IntegrationResult, IntegrationSection, Status, make_result
 from ._planning import Call, Policies
-from ._policies import TokenBucket
+from ._policies import RateLimited, TokenBucket
 from ._redact import describe_exception, redact, redact_sections
 from ._workers import Workers
 
@@ -694,6 +694,8 @@ def _error(call: Call, exc: BaseException, plain: _Plain | None = None) -> Outco
     if isinstance(exc, MalformedOutput):
         message = f"integration {call.spec.name!r} {message}"
     out = Outcome(Status.ERROR, error_type=kind, error=redact(message, secrets), exc=exc)
+    # a rate limit refusing the call says the budget is spent, not that the service is broken
+    out.neutral = isinstance(exc, RateLimited)
     if plain is not None:
         out.t_start = plain.t_start
     return out

@@ -43,6 +43,7 @@ import hmac
 import math
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -264,6 +265,9 @@ def _zone_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
+_SLOW_DOWN = (971, "Please wait and consider throttling your request speed")
+
+
 class FakeCloudflare:
     """The fake API server; use ``async with`` or :meth:`start` / :meth:`stop`.
 
@@ -282,8 +286,14 @@ class FakeCloudflare:
         tls: bool = True,
         host: str = "127.0.0.1",
         permissions: Iterable[str] = PERMISSIONS,
+        budget: tuple[int, float] | None = None,
     ) -> None:
         self._token = token.encode()
+        # Cloudflare's per-user budget (1,200 requests per 300 s), when asked for: a token
+        # bucket of ``budget[0]`` refilled over ``budget[1]`` s; beyond it, 429 + Retry-After
+        self.budget = budget
+        self._budget_level = float(budget[0]) if budget else 0.0
+        self._budget_stamp = time.monotonic()
         self.permissions = set(permissions)
         self.tls = tls
         self.host = host
@@ -440,15 +450,36 @@ class FakeCloudflare:
     ) -> None:
         await self.stop()
 
+    def _over_budget(self) -> str | None:
+        """None when the budget has a request left (taking it), else the Retry-After to send."""
+        if self.budget is None:
+            return None
+        size, per = self.budget
+        now = time.monotonic()
+        self._budget_level = min(float(size), self._budget_level + (now - self._budget_stamp) * size / per)
+        self._budget_stamp = now
+        if self._budget_level >= 1.0:
+            self._budget_level -= 1.0
+            return None
+        return str(max(1, math.ceil((1.0 - self._budget_level) * per / size)))
+
     # -- serving ---------------------------------------------------------------------------------
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         """Record, rate-limit and authenticate every request, then route it."""
         header = request.headers.get("Authorization")
         valid = header is not None and hmac.compare_digest(header.encode(), b"Bearer " + self._token)
-        if self._limit_left > 0:
+        over_budget = self._over_budget() if valid else None
+        if over_budget is not None:
+            response: web.StreamResponse = _envelope_error(
+                429,
+                971,
+                "Please wait and consider throttling your request speed",
+                {"Retry-After": over_budget},
+            )
+        elif self._limit_left > 0:
             self._limit_left -= 1
             headers = {"Retry-After": self._retry_after} if self._retry_after is not None else {}
-            response: web.StreamResponse = _envelope_error(
+            response = _envelope_error(
                 429, 971, "Please wait and consider throttling your request speed", headers
             )
         elif header is None:

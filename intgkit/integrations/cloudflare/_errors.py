@@ -12,6 +12,8 @@ an ``-unknown`` finding (see :mod:`._zone`).
 
 from __future__ import annotations
 
+from ..._policies import RateLimited
+
 
 class CloudflareAPIError(RuntimeError):
     """The API refused a request or answered something unusable.
@@ -40,8 +42,12 @@ class CloudflareAPIError(RuntimeError):
         return self.status in (401, 403)
 
 
-class CloudflareRateLimited(CloudflareAPIError):
-    """HTTP 429 whose Retry-After did not fit the time budget."""
+class CloudflareRateLimited(CloudflareAPIError, RateLimited):
+    """HTTP 429 whose Retry-After did not fit the time budget, or the token's budget spent.
+
+    An :class:`intgkit` ``RateLimited``: the runner's breaker does not count it as a failure
+    of the API (the budget is spent; the service is fine).
+    """
 
 
 class ZoneNotFoundError(LookupError):
