@@ -490,7 +490,8 @@ async def test_expansion_one_result_per_sub_target(registry: intgkit.Integration
         ("acct-2", Status.ERROR),
         ("acct-3", Status.OK),
     ]
-    assert results[1].error == "account acct-2 is suspended" and sorted(seen) == ["acct-1", "acct-2", "acct-3"]
+    assert results[1].error == "account acct-2 is suspended"
+    assert sorted(seen) == ["acct-1", "acct-2", "acct-3"]
     assert accounts.expanded == [None]
     # a named target is called as it is
     (one,) = await intgkit.IntegrationRunner(registry).arun(["accounts"], ["acct-9"])
