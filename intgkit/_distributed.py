@@ -40,9 +40,10 @@ import importlib.metadata
 import json
 import math
 import os
+import re
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,39 @@ def check_client(client: object) -> None:
             f"client is {client.status!r}, not running; connect a new Client to the scheduler "
             f"(a closed Client cannot be reused)"
         )
+
+
+def check_cluster_options(workers: int | None, scheduler: str | None) -> None:
+    """The command's --workers / --scheduler, checked before any call (the extra, the address)."""
+    import_distributed()
+    if scheduler is not None and not re.fullmatch(r"(tcp|tls|inproc|ucx)://[^\s/]+(:\d+)?/?", scheduler):
+        raise UsageError(
+            f"--scheduler {scheduler!r} is not a scheduler address; give one like tcp://host:8786"
+        )
+
+
+@contextlib.contextmanager
+def cluster_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A Client for the command: a LocalCluster of ``workers`` processes, or the scheduler's."""
+    distributed = import_distributed()
+    if scheduler is not None:
+        try:
+            client = distributed.Client(scheduler, timeout=CHECK_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(
+                f"cannot connect to the Dask scheduler at {scheduler} within {CHECK_TIMEOUT_S:g} s "
+                f"({type(exc).__name__}); is it running?"
+            ) from None
+        with client:
+            yield client
+        return
+    with (
+        distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
 
 
 # -- the part that runs on the workers -------------------------------------------------------------

@@ -111,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when a check this severe or worse failed (for CI and cron)",
     )
     p_run.add_argument("--no-progress", action="store_true", help="no progress bar even on a terminal")
+    where = p_run.add_mutually_exclusive_group()  # distributed runs (extra dask; docs/scaling.md)
+    where.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes (--max-concurrency is per worker)",
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on the Dask cluster at ADDRESS, e.g. tcp://host:8786"
+    )
 
     p_demo = sub.add_parser("demo", help="audit a local test site, TLS and DNS server, fully offline")
     p_demo.add_argument(
@@ -371,6 +381,10 @@ def prepare_run(reg: IntegrationRegistry, args: argparse.Namespace) -> _Plan:
             )
     if args.section is not None and not args.section.strip():
         raise UsageError("--section is empty; give a section name such as 'findings'")
+    if getattr(args, "workers", None) is not None or getattr(args, "scheduler", None) is not None:
+        from ._distributed import check_cluster_options
+
+        check_cluster_options(args.workers, args.scheduler)
     return _Plan(runner, names, targets, check_outputs(args))
 
 
@@ -419,7 +433,13 @@ def check_outputs(args: argparse.Namespace) -> dict[str, Path]:
 def _run(reg: IntegrationRegistry, args: argparse.Namespace, out: TextIO, state: _State) -> int:
     plan = prepare_run(reg, args)
     progress = not args.no_progress and sys.stderr.isatty()
-    results = plan.runner.run(plan.names, plan.targets, progress=progress)
+    if args.workers is None and args.scheduler is None:
+        results = plan.runner.run(plan.names, plan.targets, progress=progress)
+    else:
+        from ._distributed import cluster_client
+
+        with cluster_client(args.workers, args.scheduler) as client:
+            results = plan.runner.run(plan.names, plan.targets, progress=progress, client=client)
     failed = write_outputs(results, plan.outputs, excel_csv=args.excel_csv)
     state.code = EXIT_FAILED if failed else exit_code(results, args.fail_on)
     print_results(results, args.format, out, section=args.section, severity=args.severity)

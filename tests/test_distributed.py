@@ -385,3 +385,28 @@ def test_breakers_shared_through_redis(client: Any, redis_url: str) -> None:
     store = redis.Redis.from_url(redis_url)
     states = {key: store.get(key) for key in store.keys(f"{namespace}:*state")}
     assert states and set(states.values()) == {b"open"}
+
+
+async def test_cli_scheduler_and_workers(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`intgkit run ... --scheduler ADDR` and `--workers 1` audit a local site on Dask workers."""
+    import io
+    import json
+
+    from intgkit.cli import main
+
+    routes = {"/": Route.page(headers={"X-Frame-Options": "DENY"}, body="<p>hi</p>")}
+    async with LocalSite(routes) as site:
+        for name, value in site.env().items():
+            monkeypatch.setenv(name, value)
+        for where in (["--scheduler", client.scheduler.address], ["--workers", "1"]):
+            out = io.StringIO()
+            argv = ["run", "http_headers", "-t", site.target, "--format", "json", "--no-progress", *where]
+            code = await asyncio.to_thread(main, argv, stdout=out)
+            rows = json.loads(out.getvalue())
+            assert code == 0, out.getvalue()
+            assert {(r["integration"], r["target"], r["status"]) for r in rows} == {
+                ("http_headers", site.target, "ok")
+            }
+    out = io.StringIO()
+    bad = ["run", "http_headers", "-t", "a.example", "--scheduler", "not an address"]
+    assert main(bad, stdout=out) == 2
