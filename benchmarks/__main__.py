@@ -35,6 +35,7 @@ MODULES = [
     ("tls", "benchmarks.bench_tls"),
     ("dns_email", "benchmarks.bench_dns_email"),
     ("policies", "benchmarks.bench_policies"),
+    ("distributed", "benchmarks.bench_distributed"),
 ]
 
 #: Case numbers (the issue's) for modules whose rows do not carry one.
