@@ -29,6 +29,7 @@ MODULES = [
     ("runner", "benchmarks.bench_runner"),
     ("frames", "benchmarks.bench_frames"),
     ("exports", "benchmarks.bench_exports"),
+    ("history", "benchmarks.bench_history"),
     ("import", "benchmarks.bench_import"),
     ("audit", "benchmarks.bench_audit"),
     ("http_headers", "benchmarks.bench_http_headers"),

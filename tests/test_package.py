@@ -20,7 +20,8 @@ def test_import_is_light() -> None:
     """`import intgkit` imports none of the heavy optional parts."""
     code = (
         "import sys, intgkit; heavy = ['ipywidgets', 'aiohttp', 'dns', 'matplotlib', 'pandas', "
-        "'pyarrow', 'tqdm', 'cryptography', 'nest_asyncio2', 'distributed', 'dask']; "
+        "'pyarrow', 'tqdm', 'cryptography', 'nest_asyncio2', 'distributed', 'dask', 'duckdb', "
+        "'platformdirs']; "
         "print([m for m in heavy if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
