@@ -118,21 +118,36 @@ def diff_results(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> pd.D
     return _typed(frame, DIFF_COLUMNS)
 
 
-def _findings_side(con: duckdb.DuckDBPyConnection, table: str, cols: dict[str, str], run: str) -> str:
+def _findings_side(table: str, cols: dict[str, str], run: str, numbered: bool) -> str:
     def col(name: str, sql_type: str = "VARCHAR") -> str:
         return f"CAST({_quote(cols[name])} AS {sql_type})" if name in cols else f"CAST(NULL AS {sql_type})"
 
     target = f"coalesce({col('target')}, '')"
+    check = f"coalesce({col('check')}, {col('result_id')}, '')"
+    # the n-th repeat of a check on one target: a window (a sort) only when a run has repeats
+    n = (
+        f"row_number() OVER (PARTITION BY {col('integration')}, {target}, {check} ORDER BY rowid)"
+        if numbered
+        else "1"
+    )
     return f"""SELECT integration, t, chk || CASE WHEN n > 1 THEN '#' || n ELSE '' END AS key,
                       NOT coalesce(passed, false) AS failing, result_id, severity, observed
-               FROM (SELECT {col("integration")} AS integration, {target} AS t,
-                            coalesce({col("check")}, {col("result_id")}, '') AS chk,
+               FROM (SELECT {col("integration")} AS integration, {target} AS t, {check} AS chk,
                             {col("passed", "BOOLEAN")} AS passed, {col("result_id")} AS result_id,
-                            {col("severity")} AS severity, {col("observed")} AS observed,
-                            row_number() OVER (PARTITION BY {col("integration")}, {target},
-                                               coalesce({col("check")}, {col("result_id")}, '')
-                                               ORDER BY rowid) AS n
+                            {col("severity")} AS severity, {col("observed")} AS observed, {n} AS n
                      FROM {_quote(table)} WHERE run_id = {run})"""
+
+
+def _has_repeats(con: duckdb.DuckDBPyConnection, table: str, cols: dict[str, str], run_id: str) -> bool:
+    """True when a check appears twice for one (integration, target) in the run."""
+    keys = ", ".join(_quote(cols[c]) for c in ("integration", "target", "check", "result_id") if c in cols)
+    if "check" in cols:
+        keys = ", ".join(_quote(cols[c]) for c in ("integration", "target", "check") if c in cols)
+    rows = con.execute(
+        f"SELECT 1 FROM {_quote(table)} WHERE run_id = ? GROUP BY {keys} HAVING count(*) > 1 LIMIT 1",
+        [run_id],
+    ).fetchall()
+    return bool(rows)
 
 
 def diff_findings(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> pd.DataFrame:
@@ -146,8 +161,12 @@ def diff_findings(con: duckdb.DuckDBPyConnection, run_a: str, run_b: str) -> pd.
         "CAST(NULL AS VARCHAR) AS result_id, CAST(NULL AS VARCHAR) AS severity, "
         "CAST(NULL AS VARCHAR) AS observed WHERE false"
     )
-    side_a = _findings_side(con, table, cols_a, "$a") if "integration" in cols_a else empty
-    side_b = _findings_side(con, table, cols_b, "$b") if "integration" in cols_b else empty
+    numbered = any(
+        "integration" in cols and _has_repeats(con, table, cols, run)
+        for cols, run in ((cols_a, run_a), (cols_b, run_b))
+    )
+    side_a = _findings_side(table, cols_a, "$a", numbered) if "integration" in cols_a else empty
+    side_b = _findings_side(table, cols_b, "$b", numbered) if "integration" in cols_b else empty
     sql = f"""
         WITH {_OK_PAIRS},
         fa AS ({side_a}), fb AS ({side_b}),
