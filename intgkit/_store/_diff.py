@@ -18,6 +18,7 @@ The join runs in DuckDB over the stored tables, so neither run is loaded into pa
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -36,7 +37,8 @@ _FINDINGS = "findings"
 
 def _physicals(con: duckdb.DuckDBPyConnection, run_id: str, frame: str) -> dict[str, str]:
     rows = con.execute(
-        "SELECT name, physical FROM frame_columns WHERE run_id = ? AND frame = ? ORDER BY ordinal",
+        "SELECT name, physical FROM frame_columns WHERE run_id = ? AND frame = ? AND ordinal >= 0 "
+        "ORDER BY ordinal",
         [run_id, frame],
     ).fetchall()
     return dict(rows)
@@ -139,7 +141,15 @@ def _findings_side(table: str, cols: dict[str, str], run: str, numbered: bool) -
 
 
 def _has_repeats(con: duckdb.DuckDBPyConnection, table: str, cols: dict[str, str], run_id: str) -> bool:
-    """True when a check appears twice for one (integration, target) in the run."""
+    """True when a check appears twice for one (integration, target) in the run.
+
+    Recorded with the run (a frame_columns row of ordinal -1); asked of the table otherwise.
+    """
+    noted = con.execute(
+        "SELECT spec FROM frame_columns WHERE run_id = ? AND frame = ? AND ordinal = -1", [run_id, _FINDINGS]
+    ).fetchall()
+    if noted:
+        return bool(json.loads(noted[0][0]).get("repeats", True))
     keys = ", ".join(_quote(cols[c]) for c in ("integration", "target", "check", "result_id") if c in cols)
     if "check" in cols:
         keys = ", ".join(_quote(cols[c]) for c in ("integration", "target", "check") if c in cols)
