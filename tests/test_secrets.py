@@ -375,8 +375,14 @@ def test_the_run_history_store_holds_no_secret(leaky: intgkit.IntegrationRegistr
     from intgkit._store import flush
 
     store = tmp_path / "history.duckdb"
+
+    @intgkit.integration(registry=leaky, settings=[ENV])
+    async def leaky_summary(target, settings):  # type: ignore[no-untyped-def]
+        token = settings[ENV]  # a section summary (which the runner does not redact) with the token
+        return [IntegrationSection("s", ({"n": 1},), {"auth": f"Bearer {token}", "nested": [token]})]
+
     results = intgkit.IntegrationRunner(leaky, timeout=5, fail_max=100, history=store).run(
-        ["leaky"], BEHAVIOURS
+        ["leaky", "leaky_summary"], BEHAVIOURS
     )
     flush(store)
     assert results.run_id is not None
@@ -388,7 +394,9 @@ def test_the_run_history_store_holds_no_secret(leaky: intgkit.IntegrationRegistr
             rows = con.execute(f'SELECT * FROM "{table}"').fetchall()
             channels[f"table {table}"] = repr(rows)
         (settings,) = con.execute("SELECT settings_present FROM runs").fetchall()[0]
-    assert json.loads(settings) == {"leaky": {ENV: True}}
+    assert json.loads(settings) == {"leaky": {ENV: True}, "leaky_summary": {ENV: True}}
+    summary = dict(loaded[len(BEHAVIOURS)].section("s").summary)
+    assert summary == {"auth": f"Bearer {MASK}", "nested": [MASK]}
     assert "section_s" in tables and "section_n" in tables  # the leaky rows were stored
     found = {name: leaks(text) for name, text in channels.items()}
     STATS["channels_scanned"] += len(channels)

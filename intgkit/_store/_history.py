@@ -99,8 +99,10 @@ def run_data(
     partial: bool = False,
     integrations: Sequence[str] | None = None,
     settings_present: Mapping[str, Mapping[str, bool]] | None = None,
+    secrets: Sequence[str] = (),
 ) -> RunData:
     from .. import frames
+    from .._redact import redact_cell
     from ._db import RunData
 
     items = list(results)
@@ -112,7 +114,10 @@ def run_data(
             names.setdefault(s.name, None)
             rows = s.rows
             n = 1 if isinstance(rows, Mapping) else len(rows)
-            result_sections.append((position, ordinal, s.name, n, dict(s.summary)))
+            facts = dict(s.summary)
+            if facts and secrets:  # the runner redacts rows, not section summaries
+                facts = {k: redact_cell(v, secrets) for k, v in facts.items()}
+            result_sections.append((position, ordinal, s.name, n, facts))
     sections = {name: frames.section_frame(items, name) for name in names}
     starts = [r.started_at for r in items if r.started_at is not None]
     now = datetime.now(UTC)
@@ -261,6 +266,7 @@ def record_in_background(
     partial: bool,
     integrations: Sequence[str],
     settings_present: Mapping[str, Mapping[str, bool]],
+    secrets: Sequence[str] = (),
     lock_timeout: float = 30.0,
 ) -> str | None:
     """Give the run an id and write it from a thread; None if the path is bad.
@@ -291,6 +297,7 @@ def record_in_background(
                 partial=partial,
                 integrations=integrations,
                 settings_present=settings_present,
+                secrets=secrets,
             )
             _write_or_spool(store, data)
             logger().debug("history_recorded", run_id=run_id, results=len(items))

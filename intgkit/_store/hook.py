@@ -86,6 +86,7 @@ def record_run(
             partial=partial,
             integrations=list(specs),
             settings_present=settings_present,
+            secrets=sorted({v for spec in specs.values() for v in spec.secrets}, key=len, reverse=True),
         )
     except Exception as exc:  # noqa: BLE001 - recording must never break a run
         logger().warning("history_record_failed", error=f"{type(exc).__name__}: {exc}")
