@@ -70,7 +70,7 @@ def case_at_rest(quick: bool) -> list[Row]:
 
         return lambda: asyncio.run(go())
 
-    t = interleaved({"policies": sampler(policy_reg), "plain": sampler(plain_reg)}, repeats=3 if quick else 9)
+    t = interleaved({"plain": sampler(plain_reg), "policies": sampler(policy_reg)}, repeats=3 if quick else 9)
     calls = n_int * n_tgt
     return [
         row(
