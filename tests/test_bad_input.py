@@ -166,6 +166,16 @@ CASES: list[Case] = [
     Case("IntegrationRegistry.load_entrypoints", "a registry without a group", lambda c: c.registry.load_entrypoints(), UsageError, "no entry-point group"),
     # -- IntegrationRunner() -------------------------------------------------------------------------
     Case("IntegrationRunner()", "registry='spy'", lambda c: IntegrationRunner("spy"), UsageError, "must be an IntegrationRegistry"),  # type: ignore[arg-type]
+    Case("intgkit.Retry", "attempts=0", lambda c: intgkit.Retry(attempts=0), UsageError, "attempts"),
+    Case("intgkit.Retry", "on=KeyboardInterrupt", lambda c: intgkit.Retry(on=KeyboardInterrupt), UsageError, "exception classes"),  # type: ignore[arg-type]
+    Case("intgkit.RateLimit", "rate=-1", lambda c: intgkit.RateLimit(-1), UsageError, "positive finite"),
+    Case("intgkit.RateLimit", "rate=nan", lambda c: intgkit.RateLimit(NAN), UsageError, "positive finite"),
+    Case("intgkit.RateLimit", "per=0", lambda c: intgkit.RateLimit(10, per=0), UsageError, "per="),
+    Case("@integration", "cache_ttl=-1", deco(name="c1", cache_ttl=-1), UsageError, "cache_ttl"),
+    Case("@integration", "retry=3", deco(name="c2", retry=3), UsageError, "intgkit.Retry"),
+    Case("IntegrationRunner()", "rate_limits={'spy': 5}", lambda c: c.runner(rate_limits={"spy": 5}), UsageError, "rate_limits maps"),
+    Case("IntegrationRunner()", "cache_ttl=-1", lambda c: c.runner(cache_ttl=-1), UsageError, "cache_ttl"),
+    Case("runner.run", "refresh='yes'", lambda c: c.runner().run(["spy"], refresh="yes"), UsageError, "refresh must be True or False"),  # type: ignore[arg-type]
     Case("IntegrationRunner()", "timeout=0", lambda c: c.runner(timeout=0), UsageError, "positive"),
     Case("IntegrationRunner()", "timeout=-1", lambda c: c.runner(timeout=-1), UsageError, "positive"),
     Case("IntegrationRunner()", "timeout=nan", lambda c: c.runner(timeout=NAN), UsageError, "positive"),
