@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -174,6 +175,11 @@ def _run_all(page: Any) -> None:
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
 
 
+def _run_button(panel: Any) -> Any:
+    """The panel's Run button (exactly: "Show run" and others also contain the word)."""
+    return panel.get_by_role("button", name=re.compile(r"^\W*Run$"))
+
+
 def _label(page: Any) -> str:
     return str(page.locator(".intgkit-panel .intgkit-progress-label").first.inner_text())
 
@@ -216,7 +222,7 @@ def test_panel_in_jupyterlab_light_and_dark(lab: str, tmp_path: Path) -> None:
             expect(panel).to_be_visible(timeout=60_000)
 
             # a run: three ok, three errors that open the flaky API's breaker
-            panel.locator(".widget-button", has_text="Run").first.click()
+            _run_button(panel).click()
             expect(panel.locator(".intgkit-progress-label")).to_contain_text("done", timeout=60_000)
             assert _label(page) == "6/6 done (3 ok, 3 error)"
             status = panel.locator(".intgkit-status-table")
@@ -251,7 +257,7 @@ def test_panel_in_jupyterlab_light_and_dark(lab: str, tmp_path: Path) -> None:
             # the tick reaches the kernel as a comm message of its own; give it time to land
             # before Run's click (a user's hand is slower than Playwright's)
             page.wait_for_timeout(1_000)
-            panel.locator(".widget-button", has_text="Run").first.click()
+            _run_button(panel).click()
             expect(panel.locator(".intgkit-status-table")).to_contain_text("running", timeout=30_000)
             page.wait_for_timeout(1_000)
             panel.locator(".widget-button", has_text="Cancel").click()
@@ -300,7 +306,7 @@ def test_panel_in_jupyterlab_light_and_dark(lab: str, tmp_path: Path) -> None:
             )
             last = page.locator(".intgkit-panel").last
             expect(last).to_be_visible()
-            expect(last.locator(".widget-button", has_text="Run")).to_be_enabled()
+            expect(_run_button(last)).to_be_enabled()
         finally:
             browser.close()
     relevant = [e for e in errors if "favicon" not in e]
