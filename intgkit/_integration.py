@@ -53,6 +53,8 @@ class Integration(Protocol):
     and the policies
     ``retry`` (:class:`~intgkit.Retry`), ``rate_limit`` (:class:`~intgkit.RateLimit`),
     ``max_concurrency`` (a bulkhead inside the run's limit) and ``cache_ttl`` (seconds).
+    An ``async def expand(self, target)`` may say what a target stands for: a list of
+    sub-targets (one call and one result each, e.g. every zone for target None) or None.
     """
 
     # Read-only members, so that a class may declare them as plain attributes of narrower
