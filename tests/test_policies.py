@@ -185,7 +185,7 @@ async def test_bucket_burst_then_steady_rate() -> None:
     starts = [t for _i, t in got]
     assert all(t < 0.05 for t in starts[:5])
     for k, t in enumerate(starts[5:], start=1):  # the k-th waiter gets the k-th new token
-        assert 0.1 * k - 0.01 <= t <= 0.1 * k + 0.15
+        assert 0.1 * k - 0.01 <= t <= 0.1 * k + 0.4
     assert [i for i, _t in sorted(got, key=lambda p: p[1])] == list(range(10))
 
 
@@ -241,7 +241,7 @@ def test_bucket_shared_across_loops_and_threads() -> None:
     stamps.sort()
     assert len(stamps) == 12
     # 12 tokens: 4 from the burst, 8 more at 0.1 s each -> the last at ~0.8 s, not ~0.2 s
-    assert 0.75 <= stamps[-1] <= 1.3
+    assert 0.75 <= stamps[-1] <= 2.0
     assert sum(1 for s in stamps if s < 0.05) == 4
     rows = LIMITERS.rows()
     assert [(r["scope"], r["key"], r["rate"], r["per_s"]) for r in rows] == [("shared", "", 4.0, 0.4)]
