@@ -254,6 +254,9 @@ def results_of(run: RunData) -> IntegrationResults:
 # -- background recording ------------------------------------------------------------------------------
 
 _pending: dict[str, list[threading.Thread]] = {}
+_waiting: dict[str, list[threading.Event]] = {}
+#: seconds a background write waits for its run's door to return before it starts anyway
+_RELEASE_WAIT = 0.5
 _failures: dict[str, list[str]] = {}
 _guard = threading.Lock()
 
@@ -287,7 +290,12 @@ def record_in_background(
     finished = datetime.now(UTC)
     items = tuple(results)
 
+    go = threading.Event()
+
     def write() -> None:
+        # wait until the run's door has returned (release()), so the write never competes with
+        # the caller for the GIL on the way out of run(); a run no door releases starts anyway
+        go.wait(_RELEASE_WAIT)
         try:
             data = run_data(  # no _gc_paused here: gc state is process-wide, and this is a thread
                 items,
@@ -310,8 +318,17 @@ def record_in_background(
     thread = threading.Thread(target=write, name=f"intgkit-history-{run_id}", daemon=False)
     with _guard:
         _pending.setdefault(str(path), []).append(thread)
+        _waiting.setdefault(str(path), []).append(go)
     thread.start()
     return run_id
+
+
+def release(path: Path) -> None:
+    """Let the pending writes to ``path`` start (the run's door calls this as it returns)."""
+    with _guard:
+        events = _waiting.pop(str(path), [])
+    for event in events:
+        event.set()
 
 
 def _write_or_spool(store: Store, data: RunData) -> None:
@@ -338,6 +355,9 @@ def flush(path: str | os.PathLike[str] | None = None, timeout: float | None = No
     key = None if path is None else str(Path(os.fspath(path)).expanduser())
     with _guard:
         threads = [t for p, ts in _pending.items() if key is None or p == key for t in ts]
+        events = [e for p, es in _waiting.items() if key is None or p == key for e in es]
+    for event in events:
+        event.set()
     for t in threads:
         t.join(timeout)
     with _guard:

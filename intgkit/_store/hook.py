@@ -93,7 +93,8 @@ def record_run(
 
 
 def report(history: Any) -> None:
-    """Warn (in the caller's thread, after a run) about runs that could not be recorded."""
+    """Start the run's background write, and warn (in the caller's thread, after a run) about
+    runs that could not be recorded."""
     if history is None:
         return
     try:
@@ -104,7 +105,8 @@ def report(history: Any) -> None:
         return
     import warnings
 
-    from ._history import HistoryWarning, take_failures
+    from ._history import HistoryWarning, release, take_failures
 
+    release(path)
     for message in take_failures(path):
         warnings.warn(message, HistoryWarning, stacklevel=3)
