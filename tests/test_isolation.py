@@ -78,9 +78,9 @@ def test_hung_plain_integration_never_starves_a_healthy_one(
         )
         if run == 0:
             # 32 calls time out together; up to fail_max - 1 more start before the breaker opens
-            assert 32 <= len(warnings) <= 34 and elapsed < 2 * 1.0 + 1.5, elapsed
+            assert 32 <= len(warnings) <= 34 and elapsed < 2 * 1.0 + 3.0, elapsed
         else:  # the breaker refuses legacy_api at once: no thread, no wait
-            assert warnings == [] and elapsed < 1.0, elapsed
+            assert warnings == [] and elapsed < 2.0, elapsed
     assert abandoned[0] == abandoned[1] == abandoned[2] >= 32
     assert runner.breakers.to_frame().set_index("key").loc["healthy", "abandoned_threads"] == 0
     stop.set()
@@ -131,7 +131,7 @@ reg = intgkit.IntegrationRegistry(None)
 @intgkit.integration(registry=reg, name="resolver")
 async def resolver(target):
     # what aiohttp's ThreadedResolver does with a getaddrinfo that does not answer
-    await asyncio.get_running_loop().run_in_executor(None, time.sleep, 4)
+    await asyncio.get_running_loop().run_in_executor(None, time.sleep, 10)
     return {}
 
 @intgkit.integration(registry=reg, name="hung")
@@ -154,8 +154,9 @@ print(round(time.perf_counter() - start, 3), [r.status.value for r in results], 
 
 @pytest.mark.parametrize("mode", ["script", "running-loop"])
 def test_run_returns_on_time_whatever_is_stuck_and_the_process_exits(mode: str, tmp_path: object) -> None:
-    """The issue's third example: a 4 s job in the loop's default executor and a plain call
-    stuck for 30 s; timeout 0.5 s. run() returns after about 0.5 s, from a script and from a
+    """The issue's third example: a job in the loop's default executor (10 s here, the issue's
+    4 s made longer to stand out from a slow interpreter start) and a plain call stuck for 30 s;
+    timeout 0.5 s. run() returns after about 0.5 s, from a script and from a
     running loop, and the interpreter exits at once (nothing joins the stuck threads)."""
     start = time.perf_counter()
     out = subprocess.run(
@@ -168,8 +169,8 @@ def test_run_returns_on_time_whatever_is_stuck_and_the_process_exits(mode: str, 
     process_s = time.perf_counter() - start
     run_s, statuses = out.stdout.split(" ", 1)
     assert statuses.strip() == "['timeout', 'timeout']"
-    assert float(run_s) < 0.5 + 1.0, out.stdout
-    assert process_s < 3.5, (process_s, out.stderr)  # not the 4 s or 30 s the stuck jobs take
+    assert float(run_s) < 0.5 + 2.0, out.stdout  # (generous: a shared machine)
+    assert process_s < 7, (process_s, out.stderr)  # not the 10 s or 30 s the stuck jobs take
     assert "thread_abandoned" in out.stderr  # the warning reaches the user
 
 
