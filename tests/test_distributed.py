@@ -410,3 +410,40 @@ async def test_cli_scheduler_and_workers(client: Any, monkeypatch: pytest.Monkey
     out = io.StringIO()
     bad = ["run", "http_headers", "-t", "a.example", "--scheduler", "not an address"]
     assert main(bad, stdout=out) == 2
+
+
+async def test_panel_counts_results_from_the_cluster_and_cancels_it(client: Any) -> None:
+    """IntegrationPanel(client=): progress counts arriving results; Cancel cancels the cluster's rest."""
+    pytest.importorskip("ipywidgets")
+    from intgkit.widgets import IntegrationPanel
+
+    @intgkit.integration(name="drip")
+    async def drip(target: str) -> dict[str, list[dict[str, object]]]:
+        await asyncio.sleep(0.3)
+        return {}
+
+    runner = intgkit.IntegrationRunner(max_concurrency=2)
+    panel = IntegrationPanel(runner, _targets(80), client=client)
+    panel.run_button.click()
+    task = panel.run_task
+    assert task is not None
+    deadline = time.monotonic() + 30
+    while panel.progress.value < 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert panel.progress.value >= 1  # a partition's results were counted as they arrived
+    panel.cancel_button.click()
+    results = await task
+    assert results is runner.last_results is not None
+    statuses = Counter(r.status for r in results)
+    assert statuses[intgkit.Status.OK] >= 1
+    assert statuses[intgkit.Status.CANCELLED] >= 40
+
+    def intgkit_tasks(dask_scheduler: Any) -> list[str]:
+        return [str(k) for k in dask_scheduler.tasks if str(k).startswith("intgkit-")]
+
+    deadline = time.monotonic() + 10
+    while client.run_on_scheduler(intgkit_tasks) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert client.run_on_scheduler(intgkit_tasks) == []
+    with pytest.raises(intgkit.UsageError, match="client must be"):
+        IntegrationPanel(runner, client="tcp://127.0.0.1:8786")

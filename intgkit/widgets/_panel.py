@@ -71,6 +71,8 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
     Args:
         runner: the runner whose registry, breakers and limits the panel uses.
         targets: targets to pre-fill the targets box with, one per line.
+        client: a dask.distributed ``Client``: runs go to its cluster (``runner.arun(...,
+            client=)``, docs/scaling.md); Cancel cancels the partitions not finished.
 
     Attributes:
         results: the IntegrationResults of the last run (None before the first), for later cells.
@@ -81,10 +83,17 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         tabs: the views of the run: status, results, findings.
     """
 
-    def __init__(self, runner: IntegrationRunner, targets: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, runner: IntegrationRunner, targets: Iterable[str] | None = None, *, client: Any = None
+    ) -> None:
         if not isinstance(runner, IntegrationRunner):
             raise UsageError(f"IntegrationPanel needs an IntegrationRunner, got {type(runner).__name__}")
+        if client is not None:
+            from .._distributed import check_client
+
+            check_client(client)
         self.runner = runner
+        self.client = client
         self.results: IntegrationResults | None = None
         self.run_task: asyncio.Task[IntegrationResults | None] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -318,7 +327,9 @@ class IntegrationPanel(w.VBox):  # type: ignore[misc]  # ipywidgets ships no typ
         self._render_status()
 
     async def _run(self, params: _Params) -> IntegrationResults | None:
-        kwargs = {} if params.timeout is _DEFAULT else {"timeout": params.timeout}
+        kwargs: dict[str, Any] = {} if params.timeout is _DEFAULT else {"timeout": params.timeout}
+        if self.client is not None:
+            kwargs["client"] = self.client
         cancelled = False
         results: IntegrationResults | None = None
         try:
