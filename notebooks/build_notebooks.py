@@ -362,6 +362,33 @@ print("took less than a second:", r.duration_s < 1)
 print("breaker:", r.breaker_state, "fail_counter:", runner.breakers["slow_report"].fail_counter)
 """),
     md("""
+## Cancelling a run
+
+Stopping a run (the kernel's interrupt, the panel's Cancel, `task.cancel()`) is the user's act,
+not a failure of the integration: every call it stopped ends as `cancelled` (with the time it
+started, when it had), calls that had finished keep their results in `runner.last_results`,
+and the breaker counts none of it.
+"""),
+    code("""
+@intgkit.integration(name="nightly_export", registry=registry)
+async def nightly_export(target):
+    await asyncio.sleep(0.05 if target == "small" else 30)
+    return {"export": [{"target": target}]}
+
+
+task = asyncio.ensure_future(runner.arun("nightly_export", targets=["small", "huge"], timeout=60))
+await asyncio.sleep(0.5)
+task.cancel()
+try:
+    await task
+except asyncio.CancelledError:
+    print("the run was cancelled")
+for r in runner.last_results:
+    print(f"{r.target:<5} {r.status:<9} started: {r.started_at is not None}")
+breaker = runner.breakers["nightly_export"]
+print("breaker:", breaker.state, "fail_counter:", breaker.fail_counter)
+"""),
+    md("""
 ## Per-target breakers
 
 A per-host check should not stop checking every host because one of them is down. With
