@@ -56,7 +56,7 @@ def redact_sections(
     """Replace secret values inside string cells (only runs when an integration has secrets)."""
     out = []
     for s in sections:
-        if isinstance(s.rows, tuple):
+        if not hasattr(s.rows, "columns"):  # rows as a sequence of mappings (tuple or list)
             rows = tuple({k: redact_cell(v, secrets) for k, v in row.items()} for row in s.rows)
             out.append(IntegrationSection(s.name, rows, s.summary))
         else:

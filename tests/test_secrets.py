@@ -402,3 +402,24 @@ def test_the_run_history_store_holds_no_secret(leaky: intgkit.IntegrationRegistr
     STATS["channels_scanned"] += len(channels)
     STATS["secrets_leaked"] += sum(bool(v) for v in found.values())
     assert {k: v for k, v in found.items() if v} == {}
+
+
+async def test_section_rows_given_as_a_list_are_redacted_not_crashed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An IntegrationSection whose rows are a list (not a tuple or a frame) is redacted like any other.
+
+    It used to be taken for a DataFrame and the AttributeError escaped the runner.
+    """
+    monkeypatch.setenv(ENV, SECRET)
+    registry = intgkit.IntegrationRegistry(None)
+
+    @intgkit.integration(name="listy", registry=registry, settings=[Setting(ENV, secret=True)])
+    async def _listy(target: str | None, settings: object) -> IntegrationResult:
+        return IntegrationResult(
+            "listy", target, Status.OK, (IntegrationSection("s", [{"echo": f"token={SECRET}"}]),)
+        )
+
+    (r,) = await intgkit.IntegrationRunner(registry, timeout=5).arun(["listy"], ["t"])
+    assert r.status is Status.OK, r.error
+    assert r.section("s").rows[0] == {"echo": f"token={MASK}"}
