@@ -27,6 +27,8 @@ from ._common import Row, row
 LATENCY_S = 0.005
 CONCURRENCY = 16
 SERVERS = 2
+#: calls per partition tried in a full run (informational rows)
+SWEEP = (500, 2000, 10000)
 
 _SERVER = """
 import asyncio, sys
@@ -132,7 +134,7 @@ def run(quick: bool) -> list[Row]:
         if not quick:
             default = _distributed.CALLS_PER_PARTITION
             try:
-                for size in (500, 2000, 10000):
+                for size in SWEEP:
                     _distributed.CALLS_PER_PARTITION = size
                     seconds = timed(client2)
                     rows.append(
