@@ -94,6 +94,15 @@ CONTRAST = """(sel) => {   // WCAG 2.x: text colour blended over the first opaqu
   return Math.round(((hi + 0.05) / (lo + 0.05)) * 100) / 100; }"""
 
 
+#: The panel's, the cell output's and the status table box's widths, and the box's overflow.
+FIT = """() => {
+  const panel = document.querySelector('.intgkit-panel');
+  const out = panel.closest('.jp-OutputArea-output');
+  const box = document.querySelector('.intgkit-status-table').parentElement;
+  return {cell: out.clientWidth, panel: panel.getBoundingClientRect().width,
+          box: box.getBoundingClientRect().width, overflow: getComputedStyle(box).overflowX}; }"""
+
+
 def _require_chromium() -> None:
     if CHROMIUM.exists():
         return
@@ -230,17 +239,15 @@ def test_panel_in_jupyterlab_light_and_dark(lab: str, tmp_path: Path) -> None:
             expect(status.locator("tr", has_text="Flaky API")).to_contain_text("open")
 
             # it fits the cell: nothing wider than the cell's output area; the table scrolls inside
-            fit = page.evaluate(
-                """() => {
-                  const panel = document.querySelector('.intgkit-panel');
-                  const out = panel.closest('.jp-OutputArea-output');
-                  const box = document.querySelector('.intgkit-status-table').parentElement;
-                  return {cell: out.clientWidth, panel: panel.getBoundingClientRect().width,
-                          box: box.getBoundingClientRect().width,
-                          overflow: getComputedStyle(box).overflowX}; }"""
-            )
+            fit = page.evaluate(FIT)
             assert fit["panel"] <= fit["cell"] + 1 and fit["box"] <= fit["cell"] + 1, fit
             assert fit["overflow"] == "auto", fit
+            # a narrower window: the cell shrinks to at most 700 px and the panel still fits it
+            page.set_viewport_size({"width": 1100, "height": 800})
+            page.wait_for_function("() => document.querySelector('.jp-OutputArea-output').clientWidth <= 700")
+            narrow = page.evaluate(FIT)
+            assert narrow["panel"] <= narrow["cell"] + 1 and narrow["box"] <= narrow["cell"] + 1, narrow
+            page.set_viewport_size({"width": 1280, "height": 800})
             error_cell = status.locator("tr", has_text="Flaky API").locator("td.error")
             assert error_cell.get_attribute("title", timeout=5_000).startswith("connection refused")
             assert "…" in error_cell.inner_text()  # cut on screen, whole in the tooltip
