@@ -31,7 +31,7 @@ from ._log import logger
 if TYPE_CHECKING:
     import pybreaker
 
-__all__ = ["StorageFactory", "storage_factory"]
+__all__ = ["StorageFactory", "redis_client", "storage_factory"]
 
 #: Builds the storage of one breaker from its label (``name`` or ``name@target``).
 StorageFactory = Callable[[str], "pybreaker.CircuitBreakerStorage"]
@@ -47,20 +47,7 @@ def storage_factory(storage: object, namespace: str) -> tuple[StorageFactory, st
         raise UsageError(f"breaker_namespace must be a non-empty string without spaces, got {namespace!r}")
     if storage is None or storage == "memory":
         return _memory, "memory"
-    if isinstance(storage, str):
-        if not storage.startswith(("redis://", "rediss://", "unix://")):
-            raise UsageError(
-                "breaker_storage must be 'memory', a Redis URL (redis://host:6379/0, rediss://..., "
-                f"unix://...) or a redis.Redis client; got {_safe(storage)!r}"
-            )
-        client = _client_from_url(storage)
-    elif callable(getattr(storage, "get", None)) and callable(getattr(storage, "setnx", None)):
-        client = storage
-    else:
-        raise UsageError(
-            "breaker_storage must be 'memory', a Redis URL or a redis.Redis client, "
-            f"got {type(storage).__name__}"
-        )
+    client = redis_client(storage, "breaker_storage")
     where = _describe(client)
     try:
         client.ping()
@@ -91,19 +78,36 @@ def storage_factory(storage: object, namespace: str) -> tuple[StorageFactory, st
     return redis_storage, f"redis {where}"
 
 
+def redis_client(storage: object, what: str) -> Any:
+    """A fail-fast client for ``storage`` (a Redis URL, or a redis.Redis client as it is);
+    ``what`` is the argument's name, for the error."""
+    if isinstance(storage, str):
+        if not storage.startswith(("redis://", "rediss://", "unix://")):
+            raise UsageError(
+                f"{what} must be 'memory', a Redis URL (redis://host:6379/0, rediss://..., "
+                f"unix://...) or a redis.Redis client; got {_safe(storage)!r}"
+            )
+        return _client_from_url(storage, what)
+    if callable(getattr(storage, "get", None)) and callable(getattr(storage, "setnx", None)):
+        return storage
+    raise UsageError(
+        f"{what} must be 'memory', a Redis URL or a redis.Redis client, got {type(storage).__name__}"
+    )
+
+
 def _memory(label: str) -> pybreaker.CircuitBreakerStorage:
     import pybreaker
 
     return pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
 
 
-def _client_from_url(url: str) -> Any:
+def _client_from_url(url: str, what: str) -> Any:
     try:
         import redis
         from redis.backoff import NoBackoff
         from redis.retry import Retry
     except ImportError as exc:
-        raise MissingExtraError("redis", "redis", "breaker_storage='redis://...'") from exc
+        raise MissingExtraError("redis", "redis", f"{what}='redis://...'") from exc
     try:
         return redis.Redis.from_url(
             url,
@@ -112,7 +116,7 @@ def _client_from_url(url: str) -> Any:
             socket_timeout=REDIS_TIMEOUT_S,
         )
     except ValueError as exc:
-        raise UsageError(f"breaker_storage: not a valid Redis URL ({exc}): {_safe(url)!r}") from None
+        raise UsageError(f"{what}: not a valid Redis URL ({exc}): {_safe(url)!r}") from None
 
 
 def _describe(client: Any) -> str:

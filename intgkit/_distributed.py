@@ -159,6 +159,8 @@ class WorkerConfig:
     #: True when the client runner's breakers live in Redis: the URL is in the sealed settings
     shared_breakers: bool = False
     breaker_namespace: str = "intgkit"
+    #: True when the client runner's rate limits live in Redis: full limits, one shared bucket
+    shared_rate_limits: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +218,9 @@ def run_partition(part: Partition) -> list[IntegrationResult]:
             kwargs: dict[str, Any] = {}
             if cfg.shared_breakers:
                 kwargs["breaker_storage"] = opened["breaker_storage"]
+                kwargs["breaker_namespace"] = cfg.breaker_namespace
+            if cfg.shared_rate_limits:
+                kwargs["rate_limit_storage"] = opened["rate_limit_storage"]
                 kwargs["breaker_namespace"] = cfg.breaker_namespace
             runner = IntegrationRunner(
                 timeout=cfg.timeout,
@@ -345,12 +350,15 @@ def _check_picklable(integ: Integration) -> None:
 
 
 def worker_config(runner: IntegrationRunner, specs: Sequence[Any], workers: int) -> WorkerConfig:
-    """The client runner's settings for the workers; each worker gets limit / workers."""
+    """The client runner's settings for the workers; each worker gets limit / workers, or the
+    whole limit when the buckets are shared through Redis (``rate_limit_storage``)."""
+    limits_storage = getattr(runner, "_rate_limit_storage", None)
+    shared_limits = limits_storage is not None and limits_storage != "memory"
     rate_limits: dict[str, RateLimit | None] = {}
     for spec in specs:
         limit = spec.policies.rate_limit if spec.policies is not None else None
         if limit is not None:
-            rate_limits[spec.name] = _share(limit, workers)
+            rate_limits[spec.name] = limit if shared_limits else _share(limit, workers)
     storage = getattr(runner, "_breaker_storage", None)
     return WorkerConfig(
         runner_id=runner_identity(runner),
@@ -365,6 +373,7 @@ def worker_config(runner: IntegrationRunner, specs: Sequence[Any], workers: int)
         cache_ttl=runner.cache_ttl,
         shared_breakers=storage is not None and storage != "memory",
         breaker_namespace=getattr(runner, "_breaker_namespace", "intgkit"),
+        shared_rate_limits=shared_limits,
     )
 
 
@@ -457,7 +466,17 @@ def prepare(
             "a distributed run needs breaker_storage as a URL ('redis://host:6379/0'), not a "
             "redis.Redis client: each worker connects to it itself"
         )
-    payload = {"env": env, "breaker_storage": storage if isinstance(storage, str) else None}
+    limits_storage = getattr(runner, "_rate_limit_storage", None)
+    if limits_storage is not None and limits_storage != "memory" and not isinstance(limits_storage, str):
+        raise UsageError(
+            "a distributed run needs rate_limit_storage as a URL ('redis://host:6379/0'), not a "
+            "redis.Redis client: each worker connects to it itself"
+        )
+    payload = {
+        "env": env,
+        "breaker_storage": storage if isinstance(storage, str) else None,
+        "rate_limit_storage": limits_storage if isinstance(limits_storage, str) else None,
+    }
     sealed = Fernet(key).encrypt(json.dumps(payload).encode())
     secrets = sorted({v for spec in specs for v in spec.secrets}, key=len, reverse=True)
     workers = len(versions)

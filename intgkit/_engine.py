@@ -431,7 +431,9 @@ class _Run:
                 if bucket is not None:
                     wait = bucket.reserve(max_wait)
                     if wait is None:
-                        out = Outcome(Status.ERROR, error_type="RateLimited", error=bucket.refusal(max_wait))
+                        # a shared bucket's store (Redis) that failed is named as such
+                        kind = "RateLimitStorageError" if getattr(bucket, "failed", False) else "RateLimited"
+                        out = Outcome(Status.ERROR, error_type=kind, error=bucket.refusal(max_wait))
                         out.neutral = True
                         if n > 1:
                             out.error = f"{out.error} (before attempt {n})"

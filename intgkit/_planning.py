@@ -22,7 +22,15 @@ from ._breakers import Breaker, BreakerBoard, key_label
 from ._cache import ResultCache, settings_fingerprint
 from ._errors import UsageError
 from ._integration import DEFAULT, Integration, validate_timeout
-from ._policies import LIMITERS, RateLimit, Retry, TokenBucket, validate_cache_ttl, validate_max_concurrency
+from ._policies import (
+    LIMITERS,
+    LimiterBoard,
+    RateLimit,
+    Retry,
+    TokenBucket,
+    validate_cache_ttl,
+    validate_max_concurrency,
+)
 from ._registry import IntegrationRegistry, check_integration, is_configured
 from ._settings import as_settings, missing_settings, secret_values
 
@@ -66,12 +74,14 @@ class Policies:
     fingerprint: str = ""
     #: ``run(..., refresh=True)``: skip cached results, store fresh ones
     refresh: bool = False
+    #: where the buckets are: the process's (LIMITERS) or the runner's Redis board
+    limiters: LimiterBoard = field(default_factory=lambda: LIMITERS)
 
     def bucket_for(self, name: str, target: str | None) -> TokenBucket | None:
         """The token bucket a call for ``target`` takes its tokens from."""
         if self.bucket is not None or self.rate_limit is None:
             return self.bucket
-        return LIMITERS.get(name, self.rate_limit, self.rate_limit.key_for(target))
+        return self.limiters.get(name, self.rate_limit, self.rate_limit.key_for(target))
 
 
 @dataclass(slots=True)
@@ -83,6 +93,8 @@ class Overrides:
     cache_ttl: float | None = None
     cache: ResultCache | None = None
     refresh: bool = False
+    #: the runner's ``rate_limit_storage`` board, or None for the process's LIMITERS
+    limiters: LimiterBoard | None = None
 
 
 @dataclass(slots=True)
@@ -293,15 +305,17 @@ def _policies(integ: Integration, settings: Sequence[Any], over: Overrides) -> P
     cache = over.cache if ttl else None
     if retry is None and rate_limit is None and bulkhead is None and cache is None:
         return None
+    board = over.limiters if over.limiters is not None else LIMITERS
     return Policies(
         retry=retry,
         rate_limit=rate_limit,
-        bucket=LIMITERS.get(name, rate_limit) if rate_limit is not None and rate_limit.key is None else None,
+        bucket=board.get(name, rate_limit) if rate_limit is not None and rate_limit.key is None else None,
         max_concurrency=bulkhead,
         cache=cache,
         cache_ttl=ttl or 0.0,
         fingerprint=settings_fingerprint(settings) if cache is not None else "",
         refresh=over.refresh,
+        limiters=board,
     )
 
 

@@ -450,11 +450,15 @@ class LimiterBoard:
                 bucket = self._buckets.get((scope, key))
                 if bucket is None:
                     label = scope if not key else f"{scope}[{key}]"
-                    bucket = self._buckets[(scope, key)] = TokenBucket(limit, label)
+                    bucket = self._buckets[(scope, key)] = self._make(scope, limit, key, label)
                     return bucket
         if bucket.limit is not limit and bucket.limit != limit:
             bucket.reconfigure(limit)
         return bucket
+
+    def _make(self, scope: str, limit: RateLimit, key: str, label: str) -> TokenBucket:
+        """A new bucket (a board whose buckets live elsewhere, e.g. in Redis, overrides it)."""
+        return TokenBucket(limit, label)
 
     def buckets(self, scopes: Sequence[str] | None = None) -> list[TokenBucket]:
         """The buckets, optionally only those of ``scopes``, in creation order."""

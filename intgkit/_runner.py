@@ -71,7 +71,12 @@ class IntegrationRunner:
             (extra ``redis``) or a ``redis.Redis`` client: with Redis, every runner (in any
             process) using the same server and ``breaker_namespace`` shares each breaker's
             state. Redis is pinged here; an unreachable one is a UsageError.
-        breaker_namespace: prefix of the breakers' Redis keys.
+        breaker_namespace: prefix of the breakers' (and the shared rate limits') Redis keys.
+        rate_limit_storage: "memory" (default: the process's buckets) or a Redis URL / client
+            (extra ``redis``): every runner (in any process, on any Dask worker) using the same
+            server and ``breaker_namespace`` takes its tokens from one bucket per integration
+            (and bucket key), so together they keep to the limit. Pinged here; a store that
+            fails during a run ends the calls that need a token as ``RateLimitStorageError``.
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class IntegrationRunner:
         history: str | os.PathLike[str] | None = DEFAULT,
         breaker_storage: object = "memory",
         breaker_namespace: str = "intgkit",
+        rate_limit_storage: object = "memory",
     ) -> None:
         if registry is not None and not isinstance(registry, IntegrationRegistry):
             raise UsageError(f"registry must be an IntegrationRegistry, got {type(registry).__name__}")
@@ -127,6 +133,11 @@ class IntegrationRunner:
             raise UsageError(f"retry must be an intgkit.Retry(...) or None, got {type(retry).__name__}")
         self.retry = retry
         self.rate_limits = _validate_rate_limits(rate_limits)
+        from ._shared_limits import limiter_board
+
+        # kept (like _breaker_storage) for distributed runs: the URL travels encrypted
+        self._rate_limit_storage = rate_limit_storage
+        self._limiters = limiter_board(rate_limit_storage, breaker_namespace)
         self.cache_ttl = validate_cache_ttl(cache_ttl)
         if cache is not None and not isinstance(cache, ResultCache):
             raise UsageError(f"cache must be an intgkit.ResultCache or None, got {type(cache).__name__}")
@@ -147,7 +158,11 @@ class IntegrationRunner:
         One row per bucket (scope = integration name, key = the bucket's key, '' for the
         integration's one bucket); buckets are shared by every runner of the process.
         """
-        return LIMITERS.frame()
+        if self._limiters is None:
+            return LIMITERS.frame()
+        import pandas as pd
+
+        return pd.concat([LIMITERS.frame(), self._limiters.frame()], ignore_index=True)
 
     # -- planning: every caller mistake is raised here, before any work starts ----------------
     def plan(
@@ -177,7 +192,9 @@ class IntegrationRunner:
             timeout=timeout,
             default_timeout=self.timeout,
             breaker_per_target=self.breaker_per_target,
-            overrides=Overrides(self.retry, self.rate_limits, self.cache_ttl, self.cache, refresh),
+            overrides=Overrides(
+                self.retry, self.rate_limits, self.cache_ttl, self.cache, refresh, self._limiters
+            ),
         )
 
     # -- the doors -------------------------------------------------------------------------------

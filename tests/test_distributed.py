@@ -271,6 +271,41 @@ def test_rate_limit_is_shared_out_between_workers(client: Any) -> None:
     assert seen == {(4.0, 4.0)}
 
 
+def test_rate_limit_shared_through_redis(client: Any, redis_url: str) -> None:
+    """rate_limit_storage='redis://...': each worker has the full limit, from one shared bucket,
+    and the two workers together keep to it."""
+
+    @intgkit.integration(name="paced_shared", rate_limit=intgkit.RateLimit(10, per=1.0, burst=1))
+    def paced_shared(target: str) -> dict[str, list[dict[str, object]]]:
+        return {"calls": [{"at": time.time(), "pid": os.getpid()}]}
+
+    namespace = f"dask-limits-{os.getpid()}-{time.monotonic_ns()}"
+    runner = intgkit.IntegrationRunner(rate_limit_storage=redis_url, breaker_namespace=namespace)
+    results = runner.run("paced_shared", targets=_targets(24), client=client)
+    assert {r.status for r in results} == {intgkit.Status.OK}
+    rows = [row for r in results for row in r.sections[0].rows]
+    assert len({row["pid"] for row in rows}) == 2  # both workers took tokens
+    ident = _distributed.runner_identity(runner)
+
+    def limits(ident: str = ident) -> tuple[float, float] | None:
+        from intgkit import _distributed as d
+
+        held = d._RUNNERS.get(ident)
+        if held is None:
+            return None
+        rl = held[1].rate_limits["paced_shared"]
+        return (rl.rate, rl.burst) if rl is not None else None
+
+    assert {v for v in client.run(limits).values() if v is not None} == {(10.0, 1.0)}
+    times = sorted(float(row["at"]) for row in rows)
+    # (24 - 1) tokens at 10 per second: 2.3 s, whatever the workers; with one bucket per
+    # worker at the full limit it would be half that
+    assert times[-1] - times[0] >= 2.3 * 0.8
+    for i in range(len(times)):
+        for j in range(i, len(times)):
+            assert j - i + 1 <= 1 + 10 * (times[j] - times[i]) + 1
+
+
 async def test_cancel_cancels_the_remaining_partitions(client: Any) -> None:
     """task.cancel(): unfinished partitions are cancelled on the cluster; last_results keeps the rest."""
 
