@@ -25,7 +25,7 @@ import secrets
 import shutil
 from pathlib import Path
 
-__all__ = ["clean_stale", "exchange_supported", "replace_dir", "staging_path"]
+__all__ = ["clean_stale", "exchange_supported", "fsync_dir", "replace_dir", "staging_path"]
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 1 << 1
@@ -48,13 +48,13 @@ def replace_dir(staging: Path, target: Path) -> None:
     _step("staged")
     if _exchange(staging, target):
         _step("exchanged")  # target is the new export; staging holds the old one
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         shutil.rmtree(staging, ignore_errors=True)
         _step("cleaned")
         return
     if not target.exists():
         os.rename(staging, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         _step("cleaned")
         return
     # The fallback: move the old export aside, then the new one in (a moment with no target).
@@ -69,7 +69,7 @@ def replace_dir(staging: Path, target: Path) -> None:
         os.rename(old, target)
         raise
     _step("exchanged")
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
     _step("cleaned")
 
@@ -152,7 +152,8 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a directory's entries to disk, so a rename into it survives a crash (POSIX only)."""
     if os.name != "posix":  # directories cannot be opened for fsync on Windows
         return
     fd = os.open(path, os.O_RDONLY)

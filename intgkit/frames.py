@@ -61,7 +61,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from ._atomic import clean_stale, replace_dir, staging_path
+from ._atomic import clean_stale, fsync_dir, replace_dir, staging_path
 from ._errors import ExportError, MissingExtraError, UnknownSectionError, UsageError
 from ._manifest import _FORMAT, FORMAT_VERSION, MANIFEST, check_export_dir
 from ._manifest import check_target as _check_target
@@ -880,7 +880,7 @@ def _export(
             "tables": tables,
         }
         _write_bytes(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8"))
-        _fsync_dir(staging)
+        fsync_dir(staging)
         replace_dir(staging, target)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -979,16 +979,6 @@ def _write_bytes(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":  # directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sha256(path: Path) -> str:
