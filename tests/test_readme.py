@@ -110,16 +110,24 @@ def run_block(block: Block) -> None:
 
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[f"README.md:L{b.line}" for b in BLOCKS])
-def test_readme_block_runs(block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One README Python block runs without an exception, in a temporary folder."""
+def test_readme_block_runs(
+    block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """One README Python block runs without an exception, in a temporary folder.
+
+    A block that reads ``REDIS_URL`` gets the session's real redis-server there.
+    """
     if block.skip:
         pytest.skip(f"README.md:L{block.line} is marked: {block.skip}")
+    redis = request.getfixturevalue("redis_url") if "REDIS_URL" in block.code else None
     monkeypatch.chdir(tmp_path)
     saved = dict(os.environ)
     for name in saved:  # a developer's own settings must not make a block pass
         if name.startswith(("INTGKIT_", "CLOUDFLARE_")):
             del os.environ[name]
     os.environ["INTGKIT_HISTORY"] = str(tmp_path / "history.duckdb")  # never the user's real store
+    if redis is not None:
+        os.environ["REDIS_URL"] = redis
     try:
         run_block(block)
     except Exception as exc:
