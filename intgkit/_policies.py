@@ -236,7 +236,9 @@ class RateLimit:
         rate: tokens added per ``per`` seconds (a call, or an attempt, takes one).
         per: the period in seconds (default 1).
         burst: the bucket's size, what may go at once after a quiet spell (default ``rate``,
-            as Cloudflare's "1,200 per 5 minutes" and aiolimiter's ``AsyncLimiter`` behave).
+            as aiolimiter's ``AsyncLimiter``). Any ``per`` seconds may then hold up to
+            ``burst + rate`` calls (:attr:`most_per_period`): twice ``rate`` by default. For a
+            server's budget of "at most N per period", use :meth:`at_most`.
         key: one bucket per integration (None, the default), per target (``"target"``), or
             per whatever a function of the target returns (e.g. its host).
         max_wait: the longest a call waits for a token before it ends as a ``RateLimited``
@@ -285,6 +287,54 @@ class RateLimit:
         ):
             max_wait = _number(max_wait, "RateLimit(max_wait=...)", positive=False, example="60")
         s(self, "max_wait", max_wait)
+
+    @classmethod
+    def at_most(
+        cls,
+        limit: float,
+        per: float = 1.0,
+        *,
+        burst: float | None = None,
+        key: str | KeyFunc | None = None,
+        max_wait: float | None = None,
+    ) -> RateLimit:
+        """At most ``limit`` calls in *any* ``per`` seconds, wherever the window falls.
+
+        A server's budget such as Cloudflare's "1,200 requests per 5 minutes" counts every
+        request of the period, so a bucket of the whole budget refilling at ``limit / per``
+        would let a quiet spell's full bucket plus the refill exceed it (up to twice the
+        budget in one period). Here the bucket holds ``burst`` and refills ``limit - burst``
+        per ``per`` seconds: what one period can see, ``burst + (limit - burst)``, is the
+        budget. Same in process and in Redis (it is an ordinary :class:`RateLimit`).
+
+        Args:
+            limit: the most calls any ``per`` seconds may hold (a whole budget, e.g. 1200).
+            per: the period in seconds.
+            burst: what may go at once after a quiet spell: at least 1, less than ``limit``
+                (the rest paces the period). Default a tenth of ``limit`` (at least 1).
+            key, max_wait: as for :class:`RateLimit`.
+
+        Raises:
+            UsageError: a limit below 2, or a burst below 1 or not below the limit (nothing
+                would be left to refill), or a value that is not a finite number.
+        """
+        total = _number(limit, "RateLimit.at_most(limit=...)", positive=True, example="1200")
+        if burst is None:
+            cap = max(1.0, math.floor(total / 10))
+        else:
+            cap = _number(burst, "RateLimit.at_most(burst=...)", positive=True, example="100")
+        if cap < 1 or cap >= total:
+            raise UsageError(
+                f"RateLimit.at_most(limit={limit!r}, burst={burst!r}): burst (what may go at once) "
+                f"must be at least 1 and less than the limit, so that the rest, limit - burst, "
+                f"refills over the period; e.g. RateLimit.at_most(1200, per=300, burst=100)"
+            )
+        return cls(total - cap, per, burst=cap, key=key, max_wait=max_wait)
+
+    @property
+    def most_per_period(self) -> float:
+        """The most calls any ``per`` seconds can hold: a full bucket plus one period's refill."""
+        return self.burst + self.rate
 
     @property
     def interval(self) -> float:

@@ -29,6 +29,14 @@ Behaviour, modelled on api.cloudflare.com (see intgkit's security-check notes §
   (per-hostname TLS overrides), and ``GET /user/tokens/verify``.
 - Every answer validates against the official ``cloudflare`` SDK's models (5.9.0), with no
   field they lack: tests/test_cloudflare_sdk_shapes.py keeps it so.
+- ``budget=(N, period)`` enforces Cloudflare's global limit as documented
+  (developers.cloudflare.com/fundamentals/api/reference/limits: "1,200 requests per five minute
+  period per user [...] If you exceed this limit, all API calls for the next five minutes will
+  be blocked, receiving a HTTP 429"), in its strictest reading: a *rolling* window (no N + 1
+  requests in any ``period`` seconds, wherever the window falls, so a client that keeps to it
+  keeps to a fixed window too), and a request beyond it blocks every request for the next
+  ``period`` seconds, each answered 429 with ``Retry-After`` the whole seconds left, rounded up.
+  Refused requests do not count toward the budget.
 - :meth:`FakeCloudflare.rate_limit` makes the next N requests answer 429 with Retry-After;
   :meth:`FakeCloudflare.fail` makes one path answer an envelope error.
 
@@ -44,6 +52,7 @@ import math
 import shutil
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -277,6 +286,10 @@ class FakeCloudflare:
         host: the address to listen on (a loopback address).
         permissions: the permission groups the token holds (default: all of
             :data:`PERMISSIONS`); change :attr:`permissions` freely between requests.
+        budget: ``(requests, seconds)``, Cloudflare's global limit (1,200 per 300 s; tests
+            scale the time down): at most that many accepted requests in any rolling window,
+            and a request beyond it blocks all for the next ``seconds`` (see the module's
+            docstring). None (the default): no limit.
     """
 
     def __init__(
@@ -289,11 +302,12 @@ class FakeCloudflare:
         budget: tuple[int, float] | None = None,
     ) -> None:
         self._token = token.encode()
-        # Cloudflare's per-user budget (1,200 requests per 300 s), when asked for: a token
-        # bucket of ``budget[0]`` refilled over ``budget[1]`` s; beyond it, 429 + Retry-After
+        # Cloudflare's per-user budget (1,200 requests per 300 s), when asked for: the times of
+        # the requests accepted in the last ``budget[1]`` s, and the end of a block after one
+        # request too many (Cloudflare blocks "for the next five minutes")
         self.budget = budget
-        self._budget_level = float(budget[0]) if budget else 0.0
-        self._budget_stamp = time.monotonic()
+        self._accepted: deque[float] = deque()
+        self._blocked_until = 0.0
         self.permissions = set(permissions)
         self.tls = tls
         self.host = host
@@ -456,12 +470,16 @@ class FakeCloudflare:
             return None
         size, per = self.budget
         now = time.monotonic()
-        self._budget_level = min(float(size), self._budget_level + (now - self._budget_stamp) * size / per)
-        self._budget_stamp = now
-        if self._budget_level >= 1.0:
-            self._budget_level -= 1.0
+        if now < self._blocked_until:
+            return str(max(1, math.ceil(self._blocked_until - now)))
+        accepted = self._accepted
+        while accepted and accepted[0] <= now - per:  # out of the rolling window
+            accepted.popleft()
+        if len(accepted) < size:
+            accepted.append(now)
             return None
-        return str(max(1, math.ceil((1.0 - self._budget_level) * per / size)))
+        self._blocked_until = now + per
+        return str(max(1, math.ceil(per)))
 
     # -- serving ---------------------------------------------------------------------------------
     async def _serve(self, request: web.Request) -> web.StreamResponse:

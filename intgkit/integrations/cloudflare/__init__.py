@@ -59,9 +59,9 @@ The token goes only to the configured API base, only over https (plain http only
 test servers), never through a redirect, and never into rows, errors or logs.
 
 Rate limits and retries (intgkit's policies, docs/architecture.md): every request takes a token
-from the token's budget (``budget``, default Cloudflare's documented 1,200 requests per 300 s,
-one bucket per token, keyed by a keyed digest of it, shared by every call and run of the
-process); a 429 (after its Retry-After, at most ``max_retry_wait``), a 5xx or a connection
+from the token's budget (``budget``, default at most 1,100 requests in any 300 s, inside
+Cloudflare's documented 1,200; one bucket per token, keyed by a keyed digest of it, shared by
+every call and run of the process); a 429 (after its Retry-After, at most ``max_retry_wait``), a 5xx or a connection
 failure is retried while the retry fits before the fetch's deadline, ``timeout`` seconds after
 it began; otherwise the call fails, saying why ("rate limited" for the budget or a 429).
 Through the runner, target None *expands* into one call per zone (:meth:`Cloudflare.expand`),
@@ -135,8 +135,10 @@ class Cloudflare:
         timeout: the time budget of one fetch in seconds (rate-limit waits must fit in it);
             the runner applies it too, unless a run passes its own ``timeout=``.
         max_retry_wait: the longest Retry-After (seconds) worth waiting for.
-        budget: the token's request budget (default Cloudflare's documented 1,200 requests per
-            300 s), a token bucket shared by every call and run of the process with that token.
+        budget: the token's request budget, a token bucket shared by every call and run of
+            the process with that token (default :data:`BUDGET`: at most 1,100 requests in any
+            300 s, inside Cloudflare's documented 1,200; to use all of it,
+            ``intgkit.RateLimit.at_most(1200, per=300, burst=100)``).
         concurrency: requests in flight at once.
         zones_per_page: page size for listing zones (the API allows 5..50).
     """
