@@ -102,11 +102,14 @@ async def test_fake_budget_is_a_rolling_window_then_a_block() -> None:
             assert await status() == (429, "1")  # still blocked, though the 4 have left the window
             await asyncio.sleep(0.6)
             assert await status() == (200, None)
+
+
 @pytest.mark.slow
 async def test_budget_running_out_loses_no_other_zone() -> None:
     """40 zones (about 900 requests), unpaced, against a budget of 300 per 3 s (then blocked for
-    3 s), with Retry-After above max_retry_wait: zones refused fail alone as rate limited, at once; the others keep their
-    data; the API's one breaker stays closed (a spent budget is no failure of the service)."""
+    3 s), with Retry-After above max_retry_wait: zones refused fail alone as rate limited, at
+    once; the others keep their data; the API's one breaker stays closed (a spent budget is no
+    failure of the service)."""
     zones = ZONES[:40]
     async with FakeCloudflare(token=TOKEN, budget=(300, 3.0)) as cf:
         for name in zones:

@@ -172,6 +172,90 @@ def test_rate_limit_keys() -> None:
     assert intgkit.RateLimit(5, key=lambda t: (t or "").split(".")[-1]).key_for("a.example") == "example"
 
 
+@pytest.mark.parametrize(
+    ("args", "kwargs", "fragment"),
+    [
+        ((math.nan,), {"burst": 1}, "limit"),
+        (("1200",), {"burst": 1}, "limit"),
+        ((1,), {}, "less than the limit"),  # the default burst (1) leaves nothing to refill
+        ((10,), {"burst": 0.5}, "at least 1"),
+        ((10,), {"burst": 0}, "burst"),
+        ((10,), {"burst": 10}, "less than the limit"),
+        ((10,), {"burst": 11}, "less than the limit"),
+        ((10,), {"burst": math.nan}, "burst"),
+        ((10,), {"burst": math.inf}, "burst"),
+        ((10, 0), {"burst": 1}, "per"),
+        ((10, math.nan), {"burst": 1}, "per"),
+        ((10,), {"burst": 2, "max_wait": -1}, "max_wait"),
+    ],
+)
+def test_rate_limit_at_most_bad_input(
+    args: tuple[object, ...], kwargs: dict[str, object], fragment: str
+) -> None:
+    """A limit or burst that cannot hold a budget is a UsageError naming what would be right."""
+    with pytest.raises(intgkit.UsageError, match=fragment):
+        intgkit.RateLimit.at_most(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_rate_limit_at_most_is_a_bucket_of_burst_refilling_the_rest() -> None:
+    """at_most(1200, per=300, burst=100): 100 at once, 1,100 more per 300 s, 1,200 per period."""
+    limit = intgkit.RateLimit.at_most(1200, per=300.0, burst=100, key="target", max_wait=5)
+    assert (limit.rate, limit.per, limit.burst, limit.key, limit.max_wait) == (1100, 300, 100, "target", 5)
+    assert limit.most_per_period == 1200
+    assert intgkit.RateLimit.at_most(1200, per=300.0).burst == 120  # a tenth by default
+    assert intgkit.RateLimit.at_most(5).burst == 1
+    assert intgkit.RateLimit(1200, per=300.0).most_per_period == 2400  # the plain bucket's worst
+
+
+def _most_in_any_window(stamps: list[float], width: float) -> int:
+    """The most stamps any half-open span (t - width, t] holds."""
+    stamps = sorted(stamps)
+    most, i = 0, 0
+    for j, t in enumerate(stamps):
+        while stamps[i] <= t - width:
+            i += 1
+        most = max(most, j - i + 1)
+    return most
+
+
+async def _greedy(bucket: TokenBucket, seconds: float) -> list[float]:
+    """Four callers taking tokens as fast as the bucket gives them, for ``seconds``."""
+    stamps: list[float] = []
+    end = time.monotonic() + seconds
+
+    async def taker() -> None:
+        while time.monotonic() < end:
+            await bucket.acquire()
+            stamps.append(time.monotonic())
+
+    await asyncio.gather(*(taker() for _ in range(4)))
+    return stamps
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+async def test_at_most_holds_in_every_rolling_window(storage: str, request: pytest.FixtureRequest) -> None:
+    """Greedy callers get at most ``limit`` tokens in any ``per`` seconds, in process and in Redis;
+    the plain bucket of the same numbers gives more (which is why at_most exists)."""
+    per, limit, burst, run_s = 0.5, 40, 8, 1.3
+
+    def bucket(rate_limit: intgkit.RateLimit, scope: str) -> TokenBucket:
+        if storage == "memory":
+            return TokenBucket(rate_limit, scope)
+        from intgkit._shared_limits import limiter_board
+
+        board = limiter_board(request.getfixturevalue("redis_url"), f"at-most-{time.monotonic_ns()}")
+        assert board is not None
+        return board.get(scope, rate_limit)
+
+    capped = await _greedy(bucket(intgkit.RateLimit.at_most(limit, per=per, burst=burst), "capped"), run_s)
+    # a 1 ms narrower window absorbs float rounding at its edges, and nothing else
+    assert _most_in_any_window(capped, per - 0.001) <= limit
+    # ... and it did give what it may: the burst, then (limit - burst) per period, late wake-ups aside
+    assert len(capped) >= 0.8 * (burst + (limit - burst) * run_s / per)
+    plain = await _greedy(bucket(intgkit.RateLimit(limit, per=per), "plain"), run_s)
+    assert _most_in_any_window(plain, per - 0.001) > limit + 10
+
+
 async def test_bucket_burst_then_steady_rate() -> None:
     """RateLimit(5, per=0.5): 5 at once, then one every 0.1 s, in arrival order."""
     bucket = TokenBucket(intgkit.RateLimit(5, per=0.5), "t")

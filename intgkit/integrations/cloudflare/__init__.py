@@ -61,9 +61,10 @@ test servers), never through a redirect, and never into rows, errors or logs.
 Rate limits and retries (intgkit's policies, docs/architecture.md): every request takes a token
 from the token's budget (``budget``, default at most 1,100 requests in any 300 s, inside
 Cloudflare's documented 1,200; one bucket per token, keyed by a keyed digest of it, shared by
-every call and run of the process); a 429 (after its Retry-After, at most ``max_retry_wait``), a 5xx or a connection
-failure is retried while the retry fits before the fetch's deadline, ``timeout`` seconds after
-it began; otherwise the call fails, saying why ("rate limited" for the budget or a 429).
+every call and run of the process); a 429 (after its Retry-After, at most ``max_retry_wait``),
+a 5xx or a connection failure is retried while the retry fits before the fetch's deadline,
+``timeout`` seconds after it began; otherwise the call fails, saying why ("rate limited" for
+the budget or a 429).
 Through the runner, target None *expands* into one call per zone (:meth:`Cloudflare.expand`),
 each with its own result.
 """
