@@ -63,6 +63,9 @@ async def cf() -> AsyncIterator[FakeCloudflare]:
 
 def client(cf: FakeCloudflare, **kw: Any) -> Cloudflare:
     kw.setdefault("token", TOKEN)
+    # tests here audit up to ~1,000 requests' worth of zones in one call, more than the default
+    # budget lets go at once (550); the budget itself is tested in test_cloudflare_policies.py
+    kw.setdefault("budget", intgkit.RateLimit(2000, per=1.0))
     return Cloudflare(api_base=cf.base_url, ca_bundle=cf.ca_bundle, **kw)
 
 

@@ -138,8 +138,8 @@ class Cloudflare:
         max_retry_wait: the longest Retry-After (seconds) worth waiting for.
         budget: the token's request budget, a token bucket shared by every call and run of
             the process with that token (default :data:`BUDGET`: at most 1,100 requests in any
-            300 s, inside Cloudflare's documented 1,200; to use all of it,
-            ``intgkit.RateLimit.at_most(1200, per=300, burst=100)``).
+            300 s, inside Cloudflare's documented 1,200, 550 of them at once; to use all of it,
+            ``intgkit.RateLimit.at_most(1200, per=300, burst=600)``).
         concurrency: requests in flight at once.
         zones_per_page: page size for listing zones (the API allows 5..50).
     """
