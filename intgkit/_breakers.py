@@ -170,7 +170,7 @@ class Breaker:
     """One circuit breaker: a pybreaker.CircuitBreaker plus a bounded half-open probe."""
 
     __slots__ = ("_clock", "_due", "_lock", "_opened_at", "_probe_until", "_storage", "cb", "fast", "key",
-                 "shared")  # fmt: skip
+                 "shared", "storage")  # fmt: skip
 
     def __init__(
         self,
@@ -191,6 +191,10 @@ class Breaker:
         #: True when the state is shared with other processes (Redis): it may change behind
         #: this process's back, so the opened-at time is read from the storage.
         self.shared = not isinstance(self._storage, pybreaker.CircuitMemoryStorage)
+        #: pybreaker's state storage, read-only for others: the engine's fast path reads its
+        #: ``state`` and ``counter`` (pybreaker's public storage API) instead of calling
+        #: :meth:`admit` and :meth:`success` when the breaker is closed and stays so
+        self.storage = self._storage
         self.cb = pybreaker.CircuitBreaker(
             fail_max=fail_max,
             reset_timeout=reset_timeout,

@@ -58,6 +58,19 @@ class Spec:
     #: the integration's ``expand(target)``: a coroutine function returning the sub-targets a
     #: target stands for (one call each, replacing it), or None to call the target as it is
     expand: Callable[[str | None], Awaitable[Sequence[str] | None]] | None = None
+    #: an ``async def``, configured, with no expansion, no cache and no keyed rate limit: the
+    #: engine's fast path (see _engine._Run._fast)
+    fast: bool = False
+
+    def __post_init__(self) -> None:
+        pol = self.policies
+        self.fast = (
+            self.is_async
+            and self.configured
+            and self.expand is None
+            # policies at rest fit the fast path; a cache, or a bucket per key, do not
+            and (pol is None or (pol.cache is None and (pol.rate_limit is None or pol.bucket is not None)))
+        )
 
 
 @dataclass(slots=True)
@@ -191,9 +204,13 @@ def plan_calls(
     for spec in specs:
         if spec.configured is False:
             registry.warn_if_partial(spec.integration)
-        for t in target_list:
-            key = (spec.name, t if spec.per_target else None)
-            calls.append(Call(len(calls), spec, t, board.get(key)))
+        n = len(calls)
+        if spec.per_target:
+            name = spec.name
+            calls += [Call(n + i, spec, t, board.get((name, t))) for i, t in enumerate(target_list)]
+        else:  # one breaker for every target: looked up once
+            breaker = board.get((spec.name, None))
+            calls += [Call(n + i, spec, t, breaker) for i, t in enumerate(target_list)]
     return calls
 
 

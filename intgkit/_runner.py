@@ -281,7 +281,8 @@ class IntegrationRunner:
         started = datetime.now(UTC)
         finished = False
         try:
-            await self._drive(calls, sink, limit, on_start, waiting, dist)
+            # with no callback, the engine may store results in their slots itself
+            await self._drive(calls, sink, limit, on_start, waiting, dist, None if callbacks else slots)
             finished = True
         finally:
             for cb in callbacks:
@@ -304,6 +305,7 @@ class IntegrationRunner:
         on_start: OnStart | None,
         on_waiting: Callable[[int], Any] | None = None,
         dist: DistributedRun | None = None,
+        slots: list[IntegrationResult | None] | None = None,
     ) -> None:
         if dist is not None:
             await dist.drive(sink, on_start)
@@ -316,6 +318,7 @@ class IntegrationRunner:
             max_abandoned=self.max_abandoned_threads,
             on_start=on_start,
             on_waiting=on_waiting,
+            slots=slots,
         )
 
     def _limit(self, max_concurrency: int | None) -> int:

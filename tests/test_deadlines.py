@@ -172,3 +172,35 @@ def test_plain_function_times_out_with_the_shared_timer(registry: intgkit.Integr
     start = time.perf_counter()
     (r,) = make_runner(registry).run(["block"], ["a"])
     assert r.status is Status.TIMEOUT and time.perf_counter() - start < 0.45
+
+
+async def test_one_worker_alternating_timeouts_and_successes(registry: intgkit.IntegrationRegistry) -> None:
+    """One worker reuses its deadline slot: a call that timed out leaves nothing for the next."""
+
+    @intgkit.integration(registry=registry)
+    async def alternate(target):  # type: ignore[no-untyped-def]
+        if target.startswith("hang"):
+            await asyncio.Event().wait()
+        await asyncio.sleep(0.01)
+        return {}
+
+    targets = ["hang-1", "ok-1", "hang-2", "ok-2", "ok-3"]
+    results = await make_runner(registry, timeout=0.15, max_concurrency=1).arun(["alternate"], targets)
+    assert [r.status for r in results] == [
+        Status.TIMEOUT, Status.OK, Status.TIMEOUT, Status.OK, Status.OK
+    ]  # fmt: skip
+
+
+async def test_a_timer_set_for_a_finished_call_spares_the_next(registry: intgkit.IntegrationRegistry) -> None:
+    """Calls that each take most of their limit, one after another on one worker: the timer set
+    for an earlier call's deadline fires during a later call and must not cut it short."""
+
+    @intgkit.integration(registry=registry)
+    async def steady(target):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.2)
+        return {}
+
+    results = await make_runner(registry, timeout=0.5, max_concurrency=1).arun(
+        ["steady"], [f"t{i}" for i in range(5)]
+    )
+    assert [r.status for r in results] == [Status.OK] * 5, results
