@@ -72,7 +72,7 @@ from ._grader import EXPECTED, RESULTS, grade_for, score, severity_for
 from ._headers import redact_cookie
 from ._outcome import Outcome
 from ._preload import HSTS_PRELOAD, load_preload_file
-from ._retriever import Client, Response, Retrieval
+from ._retriever import Response, Retrieval, lease
 
 __all__ = [
     "ALGORITHM_VERSION",
@@ -188,7 +188,7 @@ class HttpHeaders:
         preload = self._preload
         if path := HSTS_PRELOAD.value():
             preload = preload | load_preload_file(path)
-        async with Client(
+        async with lease(
             cafile=self._ca_bundle or CA_BUNDLE.value(),
             resolve=self._resolve or RESOLVE.value(),
             timeout=self.request_timeout,
@@ -198,7 +198,6 @@ class HttpHeaders:
             r = Retrieval(host=host, http=http, https=https, preload=preload)
             if r.auto is not None:
                 r.cors = await client.options(r.session.final_url, verify=r.session.verified)
-        await asyncio.sleep(0)  # let closed TLS transports finish before the caller moves on
         return r
 
     async def fetch(self, target: str | None) -> dict[str, list[dict[str, Any]]]:
