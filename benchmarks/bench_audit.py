@@ -1,17 +1,28 @@
 """The audit case: the shipped ``http_headers`` integration through the runner, against the same
 fetches written by hand, each timed over the same region.
 
-The servers are bench_http_headers' (one HTTP and one HTTPS aiohttp server on 127.0.0.1, a
-trustme CA, 1,000 pages whose http:// start redirects to https://). Per site every side makes
-the same requests: the http:// start with its redirect followed, the https:// start, and the
-CORS probe (OPTIONS with an Origin header). Timed region, on every side: from nothing to every
-site's answer in hand, so sessions, connectors, TLS contexts, pools and the runner are built
-inside it.
+The servers are bench_http_headers' (one HTTP and one HTTPS aiohttp server on 127.0.0.1, in a
+thread of this process, a trustme CA, 1,000 pages whose http:// start redirects to https://).
+Every side makes exactly the requests http_headers makes per site, which are the MDN HTTP
+Observatory's less robots.txt (its retriever fetches robots.txt for cookies that its client
+does not keep; http_headers documents why it skips it): the http:// start, its redirect
+followed, and the https:// start, both at once; then the CORS probe, OPTIONS with the
+Observatory's Origin and ``Access-Control-Request-Method: GET``, to the https:// final URL. All
+with http_headers' User-Agent and Accept, no Cookie sent (http_headers keeps each chain's
+cookies for the tests and never sends them), bodies read. The servers log each request
+(scheme, method, headers that matter) and every sample must log exactly that, 4 requests per
+site (``bench_http_headers.expected_log``), or the run fails.
+
+Timed region, on every side: from nothing to every site's answer in hand, so sessions,
+connectors, TLS contexts, pools and the runner are built inside it.
 
 - intgkit: ``HttpHeaders`` on an ``IntegrationRunner`` (max_concurrency 32; history off, as the
   baselines record nothing), which also runs the Observatory's 12 tests and grades each site;
-- (a) the fetches in aiohttp: one session, a semaphore of 32, no analysis;
-- (b) ThreadPoolExecutor(32) + requests, a session per thread, no analysis.
+  its scans on one loop share one client (connections reused from site to site);
+- (a) aiohttp by hand: one session (its connector unlimited, as http_headers'), a semaphore of
+  32, ``bench_http_headers.fetch_as_http_headers`` per site, no analysis;
+- (b) ThreadPoolExecutor(32) + requests: a session per thread (connections reused), per site
+  the two starts one after the other and the probe, no analysis.
 
 ``python -m benchmarks.bench_audit``.
 """
@@ -31,14 +42,20 @@ from pathlib import Path
 from typing import Any
 
 from ._common import Row, interleaved, row
-from .bench_http_headers import HOST, _Resolver, _Servers, _targets
+from .bench_http_headers import (
+    ACCEPT,
+    CORS_PROBE,
+    HOST,
+    USER_AGENT,
+    _Resolver,
+    _Servers,
+    _targets,
+    fetch_as_http_headers,
+    https_start,
+    sampled,
+)
 
 CONCURRENCY = 32
-ORIGIN = {"Origin": "https://http-observatory.security.mozilla.org"}
-
-
-def _https(url: str, servers: _Servers) -> str:
-    return url.replace(f"http://{HOST}:{servers.http_port}", f"https://{HOST}:{servers.https_port}")
 
 
 def _intgkit(servers: _Servers, targets: list[str]) -> float:
@@ -68,27 +85,21 @@ def _aiohttp(servers: _Servers, targets: list[str]) -> float:
     async def main() -> float:
         start = time.perf_counter()
         ctx = ssl.create_default_context(cafile=servers.ca_bundle)
-        connector = aiohttp.TCPConnector(ssl=ctx, resolver=_Resolver(), limit=CONCURRENCY)
+        connector = aiohttp.TCPConnector(ssl=ctx, resolver=_Resolver(), limit=0)
         sem = asyncio.Semaphore(CONCURRENCY)
 
         async def one(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
             async with sem:
-                async with session.get(url) as r1:
-                    kept: dict[str, Any] = {
-                        "http": dict(r1.headers),
-                        "final": str(r1.url),
-                        "body": await r1.text(),
-                    }
-                async with session.get(_https(url, servers)) as r2:
-                    kept["https"], kept["https_body"] = dict(r2.headers), await r2.text()
-                async with session.options(str(kept["final"]), headers=ORIGIN) as r3:
-                    kept["cors"] = dict(r3.headers)
-            return kept
+                return await fetch_as_http_headers(session, url, servers)
 
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        ) as session:
             out = await asyncio.gather(*(one(session, t) for t in targets))
         elapsed = time.perf_counter() - start
-        assert len(out) == len(targets) and all(o["final"].startswith("https://") for o in out)
+        assert len(out) == len(targets) and all(o["https"]["status"] == 200 for o in out)
         return elapsed
 
     return asyncio.run(main())
@@ -111,6 +122,8 @@ def _site_test_resolves_locally() -> Iterator[None]:
 
 
 def _threads(servers: _Servers, targets: list[str]) -> float:
+    from http.cookiejar import DefaultCookiePolicy
+
     import requests
 
     with _site_test_resolves_locally():
@@ -121,19 +134,26 @@ def _threads(servers: _Servers, targets: list[str]) -> float:
             session = getattr(local, "session", None)
             if session is None:
                 session = local.session = requests.Session()
+                session.headers.update({"User-Agent": USER_AGENT, "Accept": ACCEPT})
+                session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))  # never send any
             ca = servers.ca_bundle  # per request: REQUESTS_CA_BUNDLE would override session.verify
-            r1 = session.get(url, timeout=60, verify=ca)
-            kept: dict[str, Any] = {"http": dict(r1.headers), "final": r1.url, "body": r1.text}
-            r2 = session.get(_https(url, servers), timeout=60, verify=ca)
-            kept["https"], kept["https_body"] = dict(r2.headers), r2.text
-            r3 = session.options(kept["final"], headers=ORIGIN, timeout=60, verify=ca)
-            kept["cors"] = dict(r3.headers)
+            kept: dict[str, Any] = {}
+            for name, u in (("http", url), ("https", https_start(url, servers))):
+                r = session.get(u, timeout=60, verify=ca)
+                kept[name] = {
+                    "url": r.url,
+                    "status": r.status_code,
+                    "headers": dict(r.headers),
+                    "body": r.text,
+                }
+            r = session.options(kept["https"]["url"], headers=CORS_PROBE, timeout=60, verify=ca)
+            kept["cors"] = dict(r.headers)
             return kept
 
         with ThreadPoolExecutor(CONCURRENCY) as pool:
             out = list(pool.map(one, targets))
         elapsed = time.perf_counter() - start
-    assert len(out) == len(targets) and all(o["final"].startswith("https://") for o in out)
+    assert len(out) == len(targets) and all(o["https"]["status"] == 200 for o in out)
     return elapsed
 
 
@@ -144,9 +164,9 @@ def run(quick: bool) -> list[Row]:
         targets = _targets(servers, n)
         t = interleaved(
             {
-                "intgkit": lambda: _intgkit(servers, targets),
-                "aiohttp": lambda: _aiohttp(servers, targets),
-                "threads": lambda: _threads(servers, targets),
+                "intgkit": lambda: sampled(servers, n, lambda: _intgkit(servers, targets)),
+                "aiohttp": lambda: sampled(servers, n, lambda: _aiohttp(servers, targets)),
+                "threads": lambda: sampled(servers, n, lambda: _threads(servers, targets)),
             },
             repeats=3 if quick else 5,
         )

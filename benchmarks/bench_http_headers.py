@@ -5,10 +5,14 @@ serve 1,000 pages, ``/s0000/`` to ``/s0999/``; HTTP redirects each to its HTTPS 
 a CSP, HSTS, a session cookie and the other headers the tests read, and HTML with a same-origin
 and an external script. intgkit scans each page as one target (``http://site.test:PORT/sNNNN/``)
 through the runner (max_concurrency 32): both starts with their redirects, the CORS probe, the
-12 tests, score and grade. The baseline is what a user without intgkit would write to fetch the
-same things: one shared aiohttp session, a semaphore of 32, each page's http:// start (redirects
-followed), its https:// start and the OPTIONS probe, keeping the headers and body, no analysis.
-The ratio is what the tests, the grading and the runner's isolation cost on top of the fetching.
+12 tests, score and grade. The baseline is what a user without intgkit would write to make the
+same requests (:func:`fetch_as_http_headers`, shared with bench_audit): one aiohttp session, a
+semaphore of 32, per page the http:// start (redirect followed) and the https:// start at once,
+then the CORS probe (OPTIONS with the Observatory's Origin) to the https:// final URL, with
+http_headers' User-Agent and Accept, no cookies sent, keeping headers and bodies, no analysis.
+The servers log every request (scheme, method, path, headers that matter) and each side's log
+must equal the others', so the ratio is what the tests, the grading and the runner's isolation
+cost on top of the same fetching.
 
 The same file runs unchanged against earlier intgkit versions (it uses only the public
 ``HttpHeaders`` constructor and the runner), which is how docs/performance.md compares the
@@ -23,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +35,14 @@ from ._common import Row, interleaved, row
 
 CONCURRENCY = 32
 HOST = "site.test"
+#: What http_headers sends (its retriever's constants, copied so this file also runs against
+#: earlier versions): the baselines send the same.
+USER_AGENT = "Mozilla/5.0 (compatible; intgkit-http-headers; MDN HTTP Observatory rules)"
+ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+CORS_PROBE = {
+    "Access-Control-Request-Method": "GET",
+    "Origin": "https://http-observatory.security.mozilla.org",
+}
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self' https://cdn.other.test",
     "Strict-Transport-Security": "max-age=31536000",
@@ -59,6 +72,8 @@ class _Servers:
         self._server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         leaf.configure_cert(self._server_ctx)
         self.http_port = self.https_port = 0
+        #: every request: (scheme, method, User-Agent is http_headers', Origin sent, Cookie sent)
+        self.log: Counter[tuple[str, str, bool, bool, bool]] = Counter()
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -67,15 +82,23 @@ class _Servers:
     async def _serve(self) -> None:
         from aiohttp import web
 
+        def record(request: web.Request, scheme: str) -> None:
+            h = request.headers
+            ours = h.get("User-Agent") == USER_AGENT and h.get("Accept") == ACCEPT
+            self.log[(scheme, request.method, ours, "Origin" in h, "Cookie" in h)] += 1
+
         async def page(request: web.Request) -> web.Response:
+            record(request, "https")
             resp = web.Response(text=BODY, content_type="text/html", headers=HEADERS)
             resp.headers["Set-Cookie"] = "sessionid=x; Path=/; Secure; HttpOnly; SameSite=Lax"
             return resp
 
         async def options(request: web.Request) -> web.Response:
+            record(request, "https")
             return web.Response(status=204)
 
         async def redirect(request: web.Request) -> web.Response:
+            record(request, "http")
             raise web.HTTPMovedPermanently(f"https://{HOST}:{self.https_port}{request.path}")
 
         https_app = web.Application()
@@ -109,6 +132,52 @@ class _Servers:
 
 def _targets(servers: _Servers, n: int) -> list[str]:
     return [f"http://{HOST}:{servers.http_port}/s{i:04d}/" for i in range(n)]
+
+
+def expected_log(n: int) -> Counter[tuple[str, str, bool, bool, bool]]:
+    """The requests http_headers makes for n of these sites (what every side must make): the
+    http:// start and its redirect to https://, the https:// start, the CORS probe; all with
+    http_headers' User-Agent and Accept, the probe with an Origin, no Cookie ever."""
+    return Counter(
+        {("http", "GET", True, False, False): n, ("https", "GET", True, False, False): 2 * n}
+        | {("https", "OPTIONS", True, True, False): n}
+    )
+
+
+def sampled(servers: _Servers, n: int, sample: Any) -> float:
+    """Run one sample and check it made exactly http_headers' requests for n sites."""
+    servers.log.clear()
+    seconds = float(sample())
+    if servers.log != expected_log(n):
+        raise AssertionError(f"requests made {dict(servers.log)} != {dict(expected_log(n))}")
+    return seconds
+
+
+def https_start(url: str, servers: _Servers) -> str:
+    return url.replace(f"http://{HOST}:{servers.http_port}", f"https://{HOST}:{servers.https_port}")
+
+
+async def fetch_as_http_headers(session: Any, url: str, servers: _Servers) -> dict[str, Any]:
+    """One site's requests as http_headers makes them, by hand in aiohttp (the baseline).
+
+    ``session`` sends http_headers' User-Agent and Accept and no cookies (a DummyCookieJar);
+    both starts at once, redirects followed, bodies read; then the CORS probe to the https://
+    start's final URL. Headers and bodies are kept, nothing is analysed.
+    """
+
+    async def start(u: str) -> dict[str, Any]:
+        async with session.get(u, max_redirects=10) as r:
+            return {
+                "url": str(r.url),
+                "status": r.status,
+                "headers": list(r.headers.items()),
+                "body": await r.text(),
+            }
+
+    http, https = await asyncio.gather(start(url), start(https_start(url, servers)))
+    async with session.options(https["url"], headers=CORS_PROBE, max_redirects=10) as r:
+        cors = list(r.headers.items())
+    return {"http": http, "https": https, "cors": cors}
 
 
 def _load_before(path: str) -> Any:
@@ -159,32 +228,23 @@ def _aiohttp_sampler(servers: _Servers, targets: list[str]) -> float:
     import aiohttp
 
     async def main() -> float:
+        start = time.perf_counter()
         ctx = ssl.create_default_context(cafile=servers.ca_bundle)
-        resolver = _Resolver()
-        connector = aiohttp.TCPConnector(ssl=ctx, resolver=resolver, limit=CONCURRENCY)
+        connector = aiohttp.TCPConnector(ssl=ctx, resolver=_Resolver(), limit=0)
         sem = asyncio.Semaphore(CONCURRENCY)
-        origin = {"Origin": "https://http-observatory.security.mozilla.org"}
 
         async def one(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-            https_url = url.replace(
-                f"http://{HOST}:{servers.http_port}", f"https://{HOST}:{servers.https_port}"
-            )
             async with sem:
-                async with session.get(url) as r1:
-                    body = await r1.text()
-                    kept = {"http": dict(r1.headers), "final": str(r1.url), "body": body}
-                async with session.get(https_url) as r2:
-                    kept["https"] = dict(r2.headers)
-                    kept["https_body"] = await r2.text()
-                async with session.options(str(kept["final"]), headers=origin) as r3:
-                    kept["cors"] = dict(r3.headers)
-            return kept
+                return await fetch_as_http_headers(session, url, servers)
 
-        start = time.perf_counter()
-        async with aiohttp.ClientSession(connector=connector) as session:
+        async with aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
+        ) as session:
             out = await asyncio.gather(*(one(session, t) for t in targets))
         elapsed = time.perf_counter() - start
-        assert len(out) == len(targets) and all(o["final"].startswith("https://") for o in out)
+        assert len(out) == len(targets) and all(o["https"]["status"] == 200 for o in out)
         return elapsed
 
     return asyncio.run(main())
@@ -230,8 +290,8 @@ def run(quick: bool, before: str | None = None) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp, _Servers(Path(tmp)) as servers:
         targets = _targets(servers, n)
         samplers = {
-            "intgkit": lambda: _intgkit_sampler(servers, targets),
-            "aiohttp": lambda: _aiohttp_sampler(servers, targets),
+            "intgkit": lambda: sampled(servers, n, lambda: _intgkit_sampler(servers, targets)),
+            "aiohttp": lambda: sampled(servers, n, lambda: _aiohttp_sampler(servers, targets)),
         }
         if old is not None:
             samplers["before"] = lambda: _intgkit_sampler(servers, targets, old)
