@@ -22,20 +22,21 @@ from ._errors import (
     UsageError,
 )
 from ._integration import FunctionIntegration, Integration
-from ._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+from ._models import IntegrationResult, IntegrationSection
 from ._planning import Plan, PlannedCall
 from ._policies import RateLimit, Retry
 from ._registry import ENTRY_POINT_GROUP, IntegrationRegistry, default_registry, integration
+from ._results import IntegrationResults
 from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
 from ._settings import Setting
+from ._status import Status
 from ._store import History, HistoryWarning, UnknownRunError
+from ._version import __version__
 
 if _TYPE_CHECKING:
     import os
 
     import pandas as pd
-
-__version__ = "0.1.0"
 
 
 def read_csv(directory: str | os.PathLike[str]) -> dict[str, pd.DataFrame]:

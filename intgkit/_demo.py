@@ -9,8 +9,8 @@ roots, name overrides, nameserver, API base) exactly as a user points them at re
 from __future__ import annotations
 
 from ._errors import MissingExtraError
-from ._models import IntegrationResults
 from ._registry import IntegrationRegistry
+from ._results import IntegrationResults
 from ._runner import IntegrationRunner
 
 

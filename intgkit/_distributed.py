@@ -53,6 +53,7 @@ from ._models import IntegrationResult, Status
 from ._planning import Call
 from ._policies import RateLimit, Retry
 from ._redact import describe_exception, redact
+from ._version import __version__
 
 if TYPE_CHECKING:
     from ._engine import OnStart
@@ -192,10 +193,13 @@ _RUNNERS: dict[str, tuple[WorkerConfig, IntegrationRunner]] = {}
 _worker_lock = threading.Lock()
 
 
-def run_partition(part: Partition) -> list[IntegrationResult]:
-    """Run one partition on a worker and return its results in selection order."""
-    from ._runner import IntegrationRunner
+def run_partition(part: Partition, runner_class: type[IntegrationRunner]) -> list[IntegrationResult]:
+    """Run one partition on a worker and return its results in selection order.
 
+    ``runner_class`` is :class:`IntegrationRunner`, handed in by the runner that prepared the
+    run (it travels by reference, so the worker imports it): the runner sits above this module
+    (its ``client=`` argument leads here), so this module never imports it.
+    """
     key = _KEYS.get(part.run_id)
     if key is None:
         raise RuntimeError(
@@ -222,7 +226,7 @@ def run_partition(part: Partition) -> list[IntegrationResult]:
             if cfg.shared_rate_limits:
                 kwargs["rate_limit_storage"] = opened["rate_limit_storage"]
                 kwargs["breaker_namespace"] = cfg.breaker_namespace
-            runner = IntegrationRunner(
+            runner = runner_class(
                 timeout=cfg.timeout,
                 fail_max=cfg.fail_max,
                 reset_timeout=cfg.reset_timeout,
@@ -291,10 +295,15 @@ def _make_probe() -> Callable[[], str]:
     # the probe still arrives and reports the missing package instead of failing to unpickle.
     def probe() -> str:
         try:
-            import intgkit
+            from intgkit._version import __version__
         except ImportError as exc:
-            return f"missing: {type(exc).__name__}: {exc}"
-        return str(intgkit.__version__)
+            import sys
+
+            package = sys.modules.get("intgkit")
+            if package is None:  # no intgkit at all (or one that fails to import)
+                return f"missing: {type(exc).__name__}: {exc}"
+            return str(package.__version__)  # an intgkit from before _version.py existed
+        return str(__version__)
 
     return probe
 
@@ -406,9 +415,16 @@ def _partition_size(n_targets: int, n_integrations: int, workers: int) -> int:
 
 
 def prepare(
-    runner: IntegrationRunner, client: Any, calls: list[Call], timeout: Any, refresh: bool
+    runner: IntegrationRunner,
+    client: Any,
+    calls: list[Call],
+    timeout: Any,
+    refresh: bool,
+    runner_class: type[IntegrationRunner],
 ) -> DistributedRun:
     """Check the client, the workers and the integrations; build the run's partitions.
+
+    ``runner_class`` is what each worker builds its runner from (:func:`run_partition`).
 
     Raises UsageError for anything that would make the run fail or hang, before any task is
     submitted.
@@ -428,17 +444,15 @@ def prepare(
             "the Dask cluster has no workers; start some (LocalCluster(n_workers=2), `dask worker "
             "tcp://scheduler:8786`) or wait for them with client.wait_for_workers(n)"
         )
-    import intgkit
-
     for address, version in sorted(versions.items()):
         if version.startswith("missing:"):
             raise UsageError(
                 f"Dask worker {address} cannot import intgkit ({version[9:]}); install intgkit "
                 f"(with the same extras) in every worker's environment"
             )
-        if version != intgkit.__version__:
+        if version != __version__:
             raise UsageError(
-                f"Dask worker {address} has intgkit {version}, this process {intgkit.__version__}; "
+                f"Dask worker {address} has intgkit {version}, this process {__version__}; "
                 f"install the same version on the workers"
             )
     selection: list[str | Integration] = []
@@ -497,7 +511,7 @@ def prepare(
                 refresh, sealed, config,
             )  # fmt: skip
             parts.append((part, part_calls))
-    return DistributedRun(client, run_id, key, parts, secrets)
+    return DistributedRun(client, run_id, key, parts, secrets, runner_class)
 
 
 class DistributedRun:
@@ -510,8 +524,10 @@ class DistributedRun:
         key: bytes,
         parts: list[tuple[Partition, list[Call]]],
         secrets: list[str],
+        runner_class: type[IntegrationRunner],
     ) -> None:
         self.client = client
+        self._runner_class = runner_class
         self.run_id = run_id
         self._key = key
         self.parts = parts
@@ -544,7 +560,13 @@ class DistributedRun:
             try:
                 client.register_plugin(_run_key_plugin(self.run_id, self._key), name=plugin_name)
                 futures = [
-                    client.submit(run_partition, part, key=f"intgkit-{self.run_id}-{part.number}", pure=False)
+                    client.submit(
+                        run_partition,
+                        part,
+                        self._runner_class,
+                        key=f"intgkit-{self.run_id}-{part.number}",
+                        pure=False,
+                    )
                     for part, _ in self.parts
                 ]
             except BaseException as exc:  # noqa: BLE001 - reported per call by the loop

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._models import IntegrationResult, Status
+from ._status import Status
+
+if TYPE_CHECKING:
+    from ._models import IntegrationResult
 
 STATUS_COLOURS = {
     Status.OK: "#1a7f37",

@@ -18,10 +18,10 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
 from ._errors import ExportError, UsageError
 from ._findings_view import SEVERITIES, by_severity, failed_findings, findings_frame, target_summary
 from ._models import IntegrationResult, Status
+from ._version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -21,11 +21,12 @@ from ._engine import OnStart, cancelled_result, drive
 from ._errors import UsageError
 from ._integration import DEFAULT, Integration, validate_timeout
 from ._log import logger
-from ._models import IntegrationResult, IntegrationResults
+from ._models import IntegrationResult
 from ._planning import Call, Overrides, Plan, plan_calls, validate_concurrency
 from ._policies import LIMITERS, RateLimit, Retry, validate_cache_ttl
 from ._redact import describe_exception
 from ._registry import IntegrationRegistry, default_registry
+from ._results import IntegrationResults
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -254,7 +255,7 @@ class IntegrationRunner:
     def _distribute(self, client: Any, calls: list[Call], timeout: Any, refresh: bool) -> DistributedRun:
         from ._distributed import prepare
 
-        return prepare(self, client, calls, timeout, refresh)
+        return prepare(self, client, calls, timeout, refresh, IntegrationRunner)
 
     async def _run_calls(
         self,

@@ -23,17 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__
 from ._errors import ExportError, IntgkitError, MissingExtraError, UsageError
 from ._findings_view import FINDINGS, SEVERITIES
 from ._registry import IntegrationRegistry, default_registry, is_configured
 from ._runner import DEFAULT_TIMEOUT, IntegrationRunner
 from ._settings import as_settings, missing_settings
+from ._version import __version__
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._models import IntegrationResults
+    from ._results import IntegrationResults
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_TARGETS_FILE_BYTES = 50 * 1024 * 1024

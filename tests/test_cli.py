@@ -374,7 +374,8 @@ def test_demo_runs_offline(tmp_path: Path) -> None:
 def test_findings_view_shows_explanations_when_wide_and_counts_every_status() -> None:
     """3: at 160 columns the explanation column appears (not at 100); the status line counts
     every status of the Status enum, whichever exist."""
-    from intgkit._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+    from intgkit._models import IntegrationResult, IntegrationSection, Status
+    from intgkit._results import IntegrationResults
     from intgkit.cli import print_findings_view
 
     row = {"target": "a.example", "check": "hsts", "passed": False, "severity": "high",

@@ -16,7 +16,8 @@ import pytest
 
 import intgkit
 from intgkit import frames
-from intgkit._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+from intgkit._models import IntegrationResult, IntegrationSection, Status
+from intgkit._results import IntegrationResults
 
 V1_EXPORT = Path(__file__).resolve().parent / "data" / "export_v1"
 T0 = dt.datetime(2026, 12, 2, 5, 0, tzinfo=dt.UTC)

@@ -10,6 +10,7 @@ from the reader, and it is what turns a move of one module into a tangle.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def _shortest_cycle(graph: Mapping[str, Mapping[str, str]], group: set[str], sta
 
 
 def describe(graph: Mapping[str, Mapping[str, str]], cycle: list[str]) -> str:
-    steps = [f"{a} -> {b}  ({graph[a][b]})" for a, b in zip(cycle, cycle[1:], strict=False)]
+    steps = [f"{a} -> {b}  ({graph[a][b]})" for a, b in itertools.pairwise(cycle)]
     return "\n    ".join(steps)
 
 
@@ -200,3 +201,20 @@ def test_intgkit_has_no_import_cycle() -> None:
     found = cycles(graph)
     shown = "\n  ".join(describe(graph, c) + "\n" for c in found)
     assert not found, f"{len(found)} import cycle(s) between intgkit's modules:\n  {shown}"
+
+
+def test_results_pickle_by_their_modules() -> None:
+    """A run's results (moved to _results) and its statuses (moved to _status) pickle and come
+    back equal, run id included: what a process pool or a user's own pickle relies on."""
+    import pickle
+
+    from intgkit._results import IntegrationResults
+
+    result = intgkit.IntegrationResult(
+        "demo", "a.example", intgkit.Status.OK, (intgkit.IntegrationSection("s", [{"v": 1}]),)
+    )
+    results = IntegrationResults([result], run_id="r1")
+    back = pickle.loads(pickle.dumps(results))
+    assert back == results and back.run_id == "r1" and back[0].status is intgkit.Status.OK
+    assert type(back).__module__ == "intgkit._results"
+    assert intgkit.Status.__module__ == "intgkit._status"

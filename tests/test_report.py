@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import intgkit
-from intgkit._models import IntegrationResult, IntegrationResults, IntegrationSection, Status
+from intgkit._models import IntegrationResult, IntegrationSection, Status
+from intgkit._results import IntegrationResults
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from intgkit._models import IntegrationResult, IntegrationResults, Status
+from intgkit._models import IntegrationResult, Status
+from intgkit._results import IntegrationResults
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium; .ci/setup --browser installs it
 README_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "report.png"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._results import register_differ
 from ._history import ENV_VAR, History, HistoryWarning, UnknownRunError, default_path, flush
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._models import IntegrationResults
+    from .._results import IntegrationResults
 
 __all__ = ["ENV_VAR", "History", "HistoryWarning", "UnknownRunError", "default_path", "diff_results", "flush"]
 
@@ -35,3 +36,6 @@ def diff_results(old: IntegrationResults, new: IntegrationResults, what: str = "
         return _diff.diff_results(con, "a", "b")
     finally:
         con.close()
+
+
+register_differ(diff_results)

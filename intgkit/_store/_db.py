@@ -264,7 +264,7 @@ class Store:
                         self.path,
                         f"is a DuckDB file but not an intgkit run history (tables: {sorted(names)[:8]})",
                     )
-                from .. import __version__
+                from .._version import __version__
 
                 con.execute("BEGIN")
                 for statement in _SCHEMA_V1:
@@ -283,7 +283,7 @@ class Store:
                     f"{SCHEMA_VERSION}); upgrade intgkit",
                 )
             while version < SCHEMA_VERSION:
-                from .. import __version__
+                from .._version import __version__
 
                 con.execute("BEGIN")
                 for statement in _MIGRATIONS[version]:
@@ -409,7 +409,7 @@ def _physical(name: str, sql_type: str, existing: dict[str, str], used: set[str]
 
 def write_run(con: duckdb.DuckDBPyConnection, run: RunData) -> None:
     """Every row of one run, in one transaction (all or nothing)."""
-    from .. import __version__
+    from .._version import __version__
 
     counts = run.summary["status"].astype(object).value_counts().to_dict() if len(run.summary) else {}
     con.execute("BEGIN")

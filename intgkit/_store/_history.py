@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, overload
 
 from .._errors import HistoryError, UsageError
 from .._log import logger
-from .._models import IntegrationResult, IntegrationResults, IntegrationSection, Status, make_result
+from .._models import IntegrationResult, IntegrationSection, Status, make_result
+from .._results import IntegrationResults
 
 if TYPE_CHECKING:
     import pandas as pd

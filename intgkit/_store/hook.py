@@ -20,8 +20,8 @@ from .._integration import DEFAULT
 from .._log import logger
 
 if TYPE_CHECKING:
-    from .._models import IntegrationResults
     from .._planning import Call
+    from .._results import IntegrationResults
 
 __all__ = ["check_history", "record_run", "report"]
 

@@ -18,7 +18,7 @@ from ._status_view import cut
 from ._style import PANEL_CSS
 
 if TYPE_CHECKING:
-    from .._models import IntegrationResults
+    from .._results import IntegrationResults
 
 __all__ = ["SEVERITY_CHOICES", "findings_html"]
 

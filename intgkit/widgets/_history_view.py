@@ -15,7 +15,7 @@ from .._integration import DEFAULT
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .._models import IntegrationResults
+    from .._results import IntegrationResults
     from .._runner import IntegrationRunner
     from .._store import History
 

@@ -33,7 +33,8 @@ import ipywidgets as w
 from .._errors import UsageError
 from .._html import STATUS_COLOURS
 from .._integration import validate_timeout
-from .._models import IntegrationResult, IntegrationResults, Status
+from .._models import IntegrationResult, Status
+from .._results import IntegrationResults
 from .._runner import IntegrationRunner
 from ._findings_view import SEVERITY_CHOICES, findings_html
 from ._history_view import changes, history_of, run_choices

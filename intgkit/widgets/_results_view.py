@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._models import IntegrationResults
+from .._results import IntegrationResults
 
 if TYPE_CHECKING:
     import pandas as pd
