@@ -202,8 +202,8 @@ class _Run:
         self.t_run = t_run  # perf_counter() when the run began: a call's queue time counts from it
         self.deadlines = Deadlines(loop)
         self.counts = dict.fromkeys(Status, 0)
-        # circuit_open messages, built once per breaker state per run
-        self.rejections: dict[tuple[Breaker, str], str] = {}
+        # circuit_open messages, built once per breaker and state per run
+        self.rejections: dict[Breaker, dict[str, str]] = {}
         self.abandoned: dict[str, int] = {}
         self.max_abandoned = 32
         self.on_start: OnStart | None = None
@@ -272,10 +272,14 @@ class _Run:
                 spec = call.spec
                 breaker = call.breaker
                 storage = breaker.storage
-                if storage.state != CLOSED or (
-                    pol is not None and pol.bucket is not None and not pol.bucket.take_now()
-                ):
-                    result = await self.call(call, task)  # a gate to pass or a token to wait for
+                if (state := storage.state) != CLOSED:  # refused at once, or a probe through the general path
+                    admitted = breaker.admit(spec.timeout or 0.0)
+                    if admitted is REJECT:
+                        result = self._rejected(call, state if type(state) is str else None)
+                    else:
+                        result = await self.call(call, task, admitted)
+                elif pol is not None and pol.bucket is not None and not pol.bucket.take_now():
+                    result = await self.call(call, task)  # a token to wait for
                 else:
                     started_at = _now(UTC)
                     t0 = _perf()
@@ -428,12 +432,19 @@ class _Run:
         self.counts[result.status] += 1
         self.sink(call, result)
 
-    async def call(self, call: Call, task: asyncio.Task[Any]) -> IntegrationResult:
-        """One call, start to result; ``task`` is the worker task it runs in."""
+    async def call(
+        self, call: Call, task: asyncio.Task[Any], admitted: Admission | None = None
+    ) -> IntegrationResult:
+        """One call, start to result; ``task`` is the worker task it runs in.
+
+        ``admitted``: the breaker already let the call through (the fast path asked it).
+        """
         spec = call.spec
         breaker = call.breaker
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
+        if admitted is not None:
+            return await self._admitted(call, task, admitted, started_at, t0)
         if not spec.configured:
             result = IntegrationResult(
                 spec.name,
@@ -456,13 +467,38 @@ class _Run:
             return result
         admitted = breaker.admit(spec.timeout or 0.0)
         if admitted is REJECT:
-            key = (breaker, breaker.state)
-            error = self.rejections.get(key)
-            if error is None:
-                error = self.rejections[key] = _rejection(breaker, key[1])
-            return self._finish(
-                call, Outcome(Status.CIRCUIT_OPEN, error_type="CircuitOpen", error=error), started_at, t0
-            )
+            return self._rejected(call)
+        return await self._admitted(call, task, admitted, started_at, t0)
+
+    def _rejected(self, call: Call, state: str | None = None) -> IntegrationResult:
+        """The result of a call its breaker refused (open, or half-open with its probe out);
+        ``state``: the breaker's state if the caller just read it."""
+        breaker = call.breaker
+        if state is None:
+            state = breaker.state
+        rejections = self.rejections.get(breaker)
+        if rejections is None:
+            rejections = self.rejections[breaker] = {}
+        error = rejections.get(state)
+        if error is None:
+            error = rejections[state] = _rejection(breaker, state)
+        started_at = _now(UTC)
+        t0 = _perf()
+        duration = _perf() - t0
+        result = UnfrozenResult(
+            call.spec.name, call.target, Status.CIRCUIT_OPEN, (), "CircuitOpen", error, started_at,
+            duration, state, t0 - self.t_run, 1, 0.0, False,
+        )  # fmt: skip
+        result.__class__ = IntegrationResult  # type: ignore[assignment]
+        if self.log_info:
+            self._log_result(call, Status.CIRCUIT_OPEN, duration, "CircuitOpen")
+        return result  # type: ignore[return-value]
+
+    async def _admitted(
+        self, call: Call, task: asyncio.Task[Any], admitted: Admission, started_at: datetime, t0: float
+    ) -> IntegrationResult:
+        """A call its breaker let through: its attempts, then the breaker's report and result."""
+        spec = call.spec
         if self.log_debug:
             self.log.debug("call_started", integration=spec.name, target=call.target)
         if self.on_start is not None:
