@@ -36,7 +36,6 @@ import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,7 +45,7 @@ from ._deadlines import Deadlines
 from ._integration import MalformedOutput, normalize_output
 from ._log import logger
 from ._models import IntegrationResult, IntegrationSection, Status, UnfrozenResult, make_result
-from ._planning import Call, Policies
+from ._planning import Call, Lane, Policies
 from ._policies import RateLimited, TokenBucket
 from ._redact import describe_exception, redact, redact_sections
 from ._workers import Workers
@@ -183,7 +182,7 @@ class _Plain:
 class _Run:
     """One run's shared state, and the per-call path."""
 
-    __slots__ = ("abandoned", "calls", "counts", "deadlines", "fast", "lanes", "log", "log_debug", "log_info",
+    __slots__ = ("abandoned", "calls", "counts", "deadlines", "fast", "log", "log_debug", "log_info",
                  "loop", "max_abandoned", "on_start", "on_waiting", "pool", "rejections", "sink", "slots",
                  "t_run", "waiting")  # fmt: skip
 
@@ -212,8 +211,6 @@ class _Run:
         self.fast = not self.log_debug
         #: calls waiting for a rate-limit token right now
         self.waiting = 0
-        #: bulkheads: per integration (its Policies object), the calls in flight and those parked
-        self.lanes: dict[int, _Lane] = {}
         #: the run's calls; expanding a call appends its sub-calls here (the workers take them)
         self.calls: Sequence[Call] = ()
         #: where the fast path may store results by call index (see drive); [] = use the sink
@@ -257,11 +254,9 @@ class _Run:
         Measured: about twice the cost of a bare ``await`` per call (docs/performance.md).
         """
         pol = call.spec.policies
-        lane: _Lane | None = None
+        lane: Lane | None = None
         if pol is not None and pol.max_concurrency is not None:
-            lane = self.lanes.get(id(pol))
-            if lane is None:
-                lane = self.lanes[id(pol)] = _Lane()
+            lane = pol.lane
             if lane.busy >= pol.max_concurrency:
                 lane.parked.append(call)  # the bulkhead is full: a call of its own ends runs it
                 return
@@ -404,9 +399,7 @@ class _Run:
         if limit is None:
             await self._one(call, task, pol)
             return
-        lane = self.lanes.get(id(pol))
-        if lane is None:
-            lane = self.lanes[id(pol)] = _Lane()
+        lane = pol.lane
         if lane.busy >= limit:
             lane.parked.append(call)
             return
@@ -855,16 +848,6 @@ class _Run:
             duration_s=round(duration, 6),
             error_type=error_type,
         )
-
-
-class _Lane:
-    """One integration's bulkhead in one run: calls in flight, and calls parked for a slot."""
-
-    __slots__ = ("busy", "parked")
-
-    def __init__(self) -> None:
-        self.busy = 0
-        self.parked: deque[Call] = deque()
 
 
 def _timed_out(timeout: float | None, plain: _Plain | None) -> Outcome:

@@ -14,6 +14,7 @@ engine's own call objects stay private behind it.
 from __future__ import annotations
 
 import inspect
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -73,6 +74,16 @@ class Spec:
         )
 
 
+class Lane:
+    """One integration's bulkhead in one run: calls in flight, and calls parked for a slot."""
+
+    __slots__ = ("busy", "parked")
+
+    def __init__(self) -> None:
+        self.busy = 0
+        self.parked: deque[Call] = deque()
+
+
 @dataclass(slots=True)
 class Policies:
     """One integration's resolved policies for one run (runner arguments already applied)."""
@@ -89,6 +100,8 @@ class Policies:
     refresh: bool = False
     #: where the buckets are: the process's (LIMITERS) or the runner's Redis board
     limiters: LimiterBoard = field(default_factory=lambda: LIMITERS)
+    #: the bulkhead's state in this run (a Policies object belongs to one run's plan)
+    lane: Lane = field(default_factory=Lane)
 
     def bucket_for(self, name: str, target: str | None) -> TokenBucket | None:
         """The token bucket a call for ``target`` takes its tokens from."""

@@ -50,6 +50,8 @@ __all__ = [
     "validate_max_concurrency",
 ]
 
+_monotonic = time.monotonic
+
 #: One random key per process: digests of setting values (cache keys, rate-limit keys) can be
 #: compared within the process but are worthless outside it (no offline guessing of a token).
 _DIGEST_KEY = os.urandom(32)
@@ -396,16 +398,25 @@ class TokenBucket:
         self._stamp = now
 
     def take_now(self) -> bool:
-        """Take a token if one is there now; False (taking nothing) if the caller would wait."""
-        with self._lock:
-            now = time.monotonic()
-            level = self._level + (now - self._stamp) * self._fill
-            self._stamp = now
-            if level >= 1.0:
-                self._level = (level if level < self.capacity else self.capacity) - 1.0
-                return True
-            self._level = level
-            return False
+        """Take a token if one is there now; False (taking nothing) if the caller would wait.
+
+        Every call with a rate limit comes here first (the engine's fast path), so it is
+        written for speed: no ``with`` block, nothing that can raise between acquire and
+        release (float arithmetic on floats), module-level clock.
+        """
+        lock = self._lock
+        lock.acquire()
+        now = _monotonic()
+        level = self._level + (now - self._stamp) * self._fill
+        self._stamp = now
+        if level >= 1.0:
+            cap = self.capacity
+            self._level = (level if level < cap else cap) - 1.0
+            lock.release()
+            return True
+        self._level = level
+        lock.release()
+        return False
 
     def reserve(self, max_wait: float | None = None) -> float | None:
         """Take a token now; returns the seconds until it is usable (0.0: at once).
