@@ -154,6 +154,46 @@ async def _pool_floor(funcs: list[Callable[..., Any]], targets: list[str]) -> fl
     return time.perf_counter() - t0
 
 
+async def _pool_bookkeeping(funcs: list[Callable[..., Any]], targets: list[str]) -> float:
+    """The floor plus what every intgkit result carries, written inline by someone who knows
+    the runner's internals: per call a UTC ``datetime`` (started_at), a deadline armed and
+    disarmed in intgkit's own per-worker slot, and a result object built the runner's fastest
+    way, stored in selection order. No breaker, no planning, no validation, no failures
+    handled: an estimate of the least a loop that makes intgkit's results can cost, so the
+    distance from the floor that no runner can close is visible beside the runner's own."""
+    from datetime import UTC, datetime
+
+    from intgkit._deadlines import Deadlines
+    from intgkit._models import IntegrationResult, Status, UnfrozenResult
+
+    t0 = time.perf_counter()
+    work = [(f, t) for f in funcs for t in targets]
+    slots: list[Any] = [None] * len(work)
+    calls = iter(enumerate(work))
+    deadlines = Deadlines(asyncio.get_running_loop())
+    now, perf, ok = datetime.now, time.perf_counter, Status.OK
+
+    async def worker() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        for k, (f, t) in calls:
+            started_at, start = now(UTC), perf()
+            slot = deadlines.arm(task, TIMEOUT)
+            await f(t)
+            if deadlines.disarm(slot):
+                task.uncancel()
+            r = UnfrozenResult(
+                "bench", t, ok, (), None, None, started_at, perf() - start, "closed", 0.0, 1, 0.0, False
+            )
+            r.__class__ = IntegrationResult  # type: ignore[assignment]
+            slots[k] = r
+
+    await asyncio.gather(*[worker() for _ in range(WORKERS)])
+    deadlines.close()
+    assert all(r is not None for r in slots)
+    return time.perf_counter() - t0
+
+
 async def _pool_resilient(funcs: list[Callable[..., Any]], targets: list[str]) -> float:
     """The headline baseline, what a competent user writes instead of intgkit: WORKERS worker
     tasks pulling from one iterator; per call ``asyncio.timeout`` and pybreaker's
@@ -200,6 +240,7 @@ def case_overhead(quick: bool) -> list[Row]:
             "intgkit": _run(lambda: _intgkit(yreg, ynames, targets, WORKERS, n)),
             "resilient": _run(lambda: _pool_resilient(yfuncs, targets)),
             "floor": _run(lambda: _pool_floor(yfuncs, targets)),
+            "bookkeeping": _run(lambda: _pool_bookkeeping(yfuncs, targets)),
             "unbounded": _run(lambda: _intgkit(yreg, ynames, targets, concurrency, n)),
             "gather_resilient": _run(lambda: _gather_resilient(yfuncs, list(targets))),
             "noop": _run(lambda: _intgkit(reg, names, targets, WORKERS, n)),
@@ -225,6 +266,15 @@ def case_overhead(quick: bool) -> list[Row]:
             2.0,
             note=f"baseline: {WORKERS} worker tasks awaiting the calls, nothing else (no timeout, "
             "breaker or result)",
+        ),
+        row(
+            "1 overhead: the floor plus a result's bookkeeping written inline, vs the floor",
+            t["bookkeeping"],
+            t["floor"],
+            None,
+            note="per call a UTC datetime, a deadline slot armed and disarmed, a result object "
+            "built the runner's fastest way (intgkit's internals, no breaker or planning); the "
+            "least a loop making intgkit's results costs; information",
         ),
         row(
             "1 overhead: the bounded resilient loop vs the floor",
