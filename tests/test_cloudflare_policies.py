@@ -3,8 +3,8 @@
 Cloudflare documents 1,200 requests per five minutes per user, and that one request too many
 blocks every call for the next five minutes (developers.cloudflare.com/fundamentals/api/
 reference/limits). The fake enforces it in its strictest reading, a rolling window, with the
-time scaled by 1/100 (1,200 per 3 s, blocked for 3 s) so a test takes seconds, answering 429
-with Retry-After. An all-zones target expands into one call per zone.
+time scaled down (1,200 per 6 s, blocked for 6 s) so a test takes seconds, answering 429 with
+Retry-After. An all-zones target expands into one call per zone.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ from intgkit.integrations.cloudflare import Cloudflare
 from intgkit.testing._cloudflare import FakeCloudflare
 
 TOKEN = "cf-policy-token-5b2d9"
-ZONES = [f"zone{i:03d}.example" for i in range(100)]
-SCALE = 100  # 300 s of the real API are 3 s here
+ZONES = [f"zone{i:03d}.example" for i in range(70)]
+#: 300 s of the real API are 6 s here. Not less: requests reach the fake later than their
+#: tokens were granted when a busy machine stalls the event loop, and the scaled window then
+#: holds 1,100 + (the stall) * 92 requests/s; the 100 requests of headroom absorb a 1 s stall.
+SCALE = 50
 BUDGET = (1200, 300.0 / SCALE)
 #: the integration's default budget, on the same time scale as the fake
 SCALED = intgkit.RateLimit(SHIPPED_BUDGET.rate, per=SHIPPED_BUDGET.per / SCALE, burst=SHIPPED_BUDGET.burst)
@@ -56,12 +59,14 @@ def test_shipped_budget_keeps_inside_the_documented_one() -> None:
 
 @pytest.mark.slow
 async def test_all_zones_paced_so_the_api_refuses_almost_nothing(budgeted: FakeCloudflare) -> None:
-    """100 zones (about 2,200 requests) against 1,200 per rolling 3 s, with the shipped budget on
+    """70 zones (about 1,540 requests) against 1,200 per rolling 6 s, with the shipped budget on
     the same time scale: every zone ok with its own result, paced, and the API refuses (429) at
-    most a handful of requests (a whole-budget bucket made it refuse ~300 and block for 3 s)."""
+    most a handful of requests (a whole-budget bucket overruns the window and is blocked)."""
     obj = audit(budgeted, budget=SCALED, timeout=60)
     t0 = time.monotonic()
-    results = await runner_for(obj).arun(["cloudflare"])
+    # 8 zones at a time, 8 requests each: on a busy machine each request in flight delays the
+    # others' arrival on the one event loop, which a window of 6 s (not 300) would feel
+    results = await runner_for(obj, max_concurrency=8).arun(["cloudflare"])
     elapsed = time.monotonic() - t0
     refused = sum(1 for q in budgeted.requests if q.status == 429)
     assert refused <= 10, f"{refused} of {len(budgeted.requests)} requests refused"
@@ -69,7 +74,7 @@ async def test_all_zones_paced_so_the_api_refuses_almost_nothing(budgeted: FakeC
     bad = [(r.target, r.error) for r in results if not r.ok]
     assert not bad, bad[:3]
     assert all({row["zone"] for row in r.section("zones").rows} == {r.target} for r in results)
-    assert len(budgeted.requests) > 2000
+    assert len(budgeted.requests) > BUDGET[0] + 200  # more than one window's budget
     # paced, not sent at once: all but the burst came at the bucket's rate
     floor = (len(budgeted.requests) - SCALED.burst) * SCALED.interval
     assert elapsed >= 0.9 * floor, (elapsed, floor)

@@ -19,6 +19,7 @@ obeyed, never past the deadline).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -107,12 +108,22 @@ class Policy:
     budget: float | None
 
 
-async def send_with_policies(send: Callable[[], Awaitable[Answer]], endpoint: str, policy: Policy) -> Answer:
+async def send_with_policies(
+    send: Callable[[], Awaitable[Answer]],
+    endpoint: str,
+    policy: Policy,
+    slot: asyncio.Semaphore | None = None,
+) -> Answer:
     """``send()`` under the token's budget, retried on 429 / 5xx / no answer while it fits.
 
     Each request takes a token first (waiting while the budget is spent, as long as the fetch's
     deadline allows); a 429 waits its Retry-After exactly. intgkit's Retry decides, so a retry
     that cannot finish before the deadline is not started.
+
+    ``slot`` (the fetch's bound on requests in flight) is taken *before* the token and held
+    until the answer is read, so a request is sent as soon as its token is granted: requests
+    that took tokens and then queued for a slot would reach the API later than the bucket
+    paced them, bunched together, and a rolling window could count more than the budget.
 
     Raises:
         CloudflareRateLimited: no token in time, or a 429 whose wait does not fit.
@@ -120,29 +131,31 @@ async def send_with_policies(send: Callable[[], Awaitable[Answer]], endpoint: st
     """
     loop = asyncio.get_running_loop()
     attempt = 0
+    in_flight = slot if slot is not None else contextlib.nullcontext()
     while True:
         attempt += 1
-        left = None if policy.deadline is None else policy.deadline - loop.time() - RETRY_MARGIN
-        try:
-            await policy.bucket.acquire(None if left is None else max(left, 0.0))
-        except RateLimited as exc:
-            raise CloudflareRateLimited(
-                endpoint,
-                None,
-                f"rate limited before {endpoint}: the token's request budget is spent ({exc}); "
-                f"the time budget is timeout={policy.budget:g} s",
-                (971,),
-            ) from None
-        t = loop.time()
         failure: Exception
-        try:
-            answer = await send()
-        except Unreachable as exc:
-            failure = exc
-        else:
-            if answer.status != 429 and answer.status < 500:
-                return answer
-            failure = Retryable(endpoint, answer)
+        async with in_flight:
+            left = None if policy.deadline is None else policy.deadline - loop.time() - RETRY_MARGIN
+            try:
+                await policy.bucket.acquire(None if left is None else max(left, 0.0))
+            except RateLimited as exc:
+                raise CloudflareRateLimited(
+                    endpoint,
+                    None,
+                    f"rate limited before {endpoint}: the token's request budget is spent ({exc}); "
+                    f"the time budget is timeout={policy.budget:g} s",
+                    (971,),
+                ) from None
+            t = loop.time()
+            try:
+                answer = await send()
+            except Unreachable as exc:
+                failure = exc
+            else:
+                if answer.status != 429 and answer.status < 500:
+                    return answer
+                failure = Retryable(endpoint, answer)
         time_left = None if policy.deadline is None else policy.deadline - loop.time() - RETRY_MARGIN
         decision = policy.retry.next_wait(failure, attempt, time_left=time_left, attempt_s=loop.time() - t)
         if isinstance(decision, float):
@@ -204,7 +217,9 @@ class Client:
     async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> dict[str, Any]:
         """The envelope of a successful GET of ``path`` (below the base)."""
         endpoint = f"GET {path}"
-        answer = await send_with_policies(lambda: self._send(path, params, endpoint), endpoint, self._retry)
+        answer = await send_with_policies(
+            lambda: self._send(path, params, endpoint), endpoint, self._retry, self._sem
+        )
         status = answer.status
         if 300 <= status < 400:
             raise CloudflareAPIError(
@@ -260,15 +275,12 @@ class Client:
         import aiohttp
 
         try:
-            async with (
-                self._sem,
-                self._session.get(
-                    self._base + path,
-                    params=dict(params or {}),
-                    headers=self._headers,
-                    allow_redirects=False,
-                ) as resp,
-            ):
+            async with self._session.get(  # in flight: get() holds one of the fetch's slots
+                self._base + path,
+                params=dict(params or {}),
+                headers=self._headers,
+                allow_redirects=False,
+            ) as resp:
                 body = await _read_limited(resp, endpoint)
                 return Answer(resp.status, resp.headers.get("Retry-After"), body)
         except (aiohttp.ClientError, TimeoutError) as exc:
