@@ -151,3 +151,27 @@ async def test_5xx_and_unreachable_are_retried() -> None:
     assert dnssec[0] == 503 and dnssec[-1] == 200
     checks = [f["check"] for f in out["findings"]]
     assert not any(c.startswith("dnssec") and c.endswith("-unknown") for c in checks)
+
+
+async def test_a_request_takes_its_token_only_once_it_can_be_sent() -> None:
+    """While a request waits for an in-flight slot, its token stays in the bucket: tokens are
+    granted to requests that go out at once, so the API sees them paced, not bunched."""
+    from intgkit._policies import TokenBucket
+    from intgkit.integrations.cloudflare._client import Answer, Policy, send_with_policies
+
+    bucket = TokenBucket(intgkit.RateLimit(2, per=60.0), "t")
+    policy = Policy(retry=intgkit.Retry(attempts=1), bucket=bucket, deadline=None, budget=None)
+    slot = asyncio.Semaphore(1)
+    sent: list[float] = []
+
+    async def send() -> Answer:
+        sent.append(time.monotonic())
+        return Answer(200, None, b"{}")
+
+    await slot.acquire()  # another request is in flight
+    waiting = asyncio.ensure_future(send_with_policies(send, "GET /x", policy, slot))
+    await asyncio.sleep(0.1)
+    assert not sent and bucket.tokens() == 2.0  # queued for the slot, holding no token
+    slot.release()
+    assert (await waiting).status == 200
+    assert len(sent) == 1 and 1.0 <= bucket.tokens() < 1.01
