@@ -776,3 +776,30 @@ async def test_sri_upper_case_external_url_is_external_and_secure() -> None:
         "sri-not-implemented-but-external-scripts-loaded-securely",
         -5,
     )
+
+
+LONG_PAGE = (
+    "<!doctype html><title>long</title>"
+    + "<p>filler text</p>" * 40000  # 720 kB: arrives in many reads
+    + '<script src="https://cdn.other.test/lib.js"></script>'
+)
+
+
+async def test_a_long_page_is_read_to_its_end() -> None:
+    """The script at the end of a 720 kB page counts: an external script without SRI is -5."""
+    async with LocalSite(page(body=LONG_PAGE)) as site:
+        out = await scan(site)
+    assert results(out)["subresource-integrity"] == (
+        "sri-not-implemented-but-external-scripts-loaded-securely",
+        -5,
+    )
+
+
+async def test_max_body_cuts_the_page() -> None:
+    """Past max_body nothing is read: the script at the end is not seen."""
+    async with LocalSite(page(body=LONG_PAGE)) as site:
+        integ = HttpHeaders(ca_bundle=site.ca_bundle, resolve=site.resolve, max_body=65536)
+        r = await integ.retrieve(site.target)
+        out = await integ.fetch(site.target)
+    assert len(r.page) == 65536
+    assert results(out)["subresource-integrity"] == ("sri-not-implemented-but-no-scripts-loaded", 0)

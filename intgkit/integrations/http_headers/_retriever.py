@@ -183,7 +183,18 @@ def describe(exc: BaseException) -> str:
 
 
 async def read_text(resp: aiohttp.ClientResponse, limit: int) -> str:
-    raw = await resp.content.read(limit)
+    """The body up to ``limit`` bytes, decoded. ``content.read(n)`` returns what has arrived
+    (up to n), not n bytes: read until the end or the limit, or a long page loses its end
+    (and the scripts there)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await resp.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    raw = b"".join(chunks)
     charset = resp.charset or "utf-8"
     try:
         return raw.decode(charset, errors="replace")
