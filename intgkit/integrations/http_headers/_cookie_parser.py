@@ -7,6 +7,7 @@ the final response's lines.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -22,12 +23,15 @@ class Cookie:
     samesite: str | None = None
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # control characters make tough-cookie reject a pair
+
+
 def parse_set_cookie(line: str, host: str, request_path: str) -> Cookie | None:
     """Parse one Set-Cookie line as tough-cookie does (strict mode); None when it is rejected."""
     pair, *attrs = line.split(";")
     name, eq, _value = pair.partition("=")
     name = name.strip()
-    if not eq or not name or any(ord(c) < 32 or ord(c) == 127 for c in pair):
+    if not eq or not name or _CONTROL.search(pair):
         return None
     default_path = request_path.rsplit("/", 1)[0] if request_path.count("/") > 1 else "/"
     cookie = Cookie(name=name, domain=host, path=default_path or "/")

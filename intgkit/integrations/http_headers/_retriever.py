@@ -93,8 +93,9 @@ class Session:
         return self.history[-1][0] if self.history else self.start
 
     def store_cookies(self, url: str, lines: Iterable[str]) -> None:
-        host = (urlsplit(url).hostname or "").lower()
-        path = urlsplit(url).path or "/"
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        path = parts.path or "/"
         for line in lines:
             cookie = parse_set_cookie(line, host, path)
             if cookie is not None:
@@ -288,11 +289,13 @@ class Client:
                 url, redirects = start, 0
                 while True:
                     async with http.get(url, allow_redirects=False) as resp:
-                        raw = [(k, v) for k, v in resp.headers.items()]
+                        raw = list(resp.headers.items())
                         s.history.append((url, resp.status))
-                        s.store_cookies(url, (v for k, v in raw if k.lower() == "set-cookie"))
-                        location = node_headers(raw).get("location")
-                        if redirects < MAX_REDIRECTS and resp.status in REDIRECT_STATUSES and location:
+                        if cookies := resp.headers.getall("Set-Cookie", ()):
+                            s.store_cookies(url, cookies)
+                        redirect = redirects < MAX_REDIRECTS and resp.status in REDIRECT_STATUSES
+                        location = node_headers(raw).get("location") if redirect else None
+                        if location:
                             url = urljoin(url, str(location))
                             redirects += 1
                             continue
