@@ -78,6 +78,8 @@ CRAFTED = [
     "<script src=/a.js><p></p></script><p>",
     "<meta name=referrer content='unterminated><p>x</p>",
     "<script>&amp; <!-- </script> --><p>",
+    "<p>café</p><script src=/é.js></script><p>İ</p>",
+    "<ſcript src=/long-s.js></ſcript><meta name=referrer content=origin><p>",
     '<meta http-equiv="content-security-policy" content="a">'
     "<meta http-equiv=CONTENT-SECURITY-POLICY content=b></p>",
 ]
@@ -123,6 +125,11 @@ PIECES = [
     "<b>",
     "</b",
     "<br/>",
+    # non-ASCII pages take the other search for the last candidate
+    "é",
+    "İ",
+    "<ſcript src=/long-s.js>",
+    "<META NAME=REFERRER CONTENT=İ>",
 ]
 
 

@@ -76,12 +76,17 @@ class Page(HTMLParser):
 
 def parse_page(html: str) -> Page:
     """Script and meta tags of a page (never executes or fetches anything)."""
-    last = None
-    for last in _CANDIDATE.finditer(html):  # noqa: B007 - the last match is what we need
-        pass
-    if last is None:
+    if html.isascii():  # lower() keeps every index (the regex below takes a scan of every "<")
+        low = html.lower()
+        at = max(low.rfind("<script"), low.rfind("<meta"))
+        end = -1 if at < 0 else at + (7 if low.startswith("<script", at) else 5)
+    else:
+        end = -1
+        for last in _CANDIDATE.finditer(html):
+            end = last.end()
+    if end < 0:
         return Page()  # no script or meta tag can be in it
-    cut = html.find("<", last.end())
+    cut = html.find("<", end)
     if cut >= 0:
         page = Page()
         page.feed(html[:cut])
