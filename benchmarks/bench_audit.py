@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import ssl
 import tempfile
 import threading
 import time
@@ -52,10 +51,9 @@ from .bench_http_headers import (
     CORS_PROBE,
     HOST,
     USER_AGENT,
-    _Resolver,
+    _aiohttp_sampler,
     _Servers,
     _targets,
-    fetch_as_http_headers,
     https_start,
     sampled,
 )
@@ -95,29 +93,9 @@ def _intgkit(servers: _Servers, targets: list[str], *, analyse: bool = True) -> 
 
 
 def _aiohttp(servers: _Servers, targets: list[str]) -> float:
-    import aiohttp
-
-    async def main() -> float:
-        start = time.perf_counter()
-        ctx = ssl.create_default_context(cafile=servers.ca_bundle)
-        connector = aiohttp.TCPConnector(ssl=ctx, resolver=_Resolver(), limit=0)
-        sem = asyncio.Semaphore(CONCURRENCY)
-
-        async def one(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-            async with sem:
-                return await fetch_as_http_headers(session, url, servers)
-
-        async with aiohttp.ClientSession(
-            connector=connector,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            headers={"User-Agent": USER_AGENT, "Accept": ACCEPT},
-        ) as session:
-            out = await asyncio.gather(*(one(session, t) for t in targets))
-        elapsed = time.perf_counter() - start
-        assert len(out) == len(targets) and all(o["https"]["status"] == 200 for o in out)
-        return elapsed
-
-    return asyncio.run(main())
+    """(a): the same fetches in aiohttp, one session, a semaphore of 32: bench_http_headers'
+    baseline, the very same function (one definition of what (a) does)."""
+    return _aiohttp_sampler(servers, targets)
 
 
 @contextmanager
