@@ -22,12 +22,18 @@ def interleaved(samplers: dict[str, Callable[[], float]], repeats: int, warmup: 
 
     A sampler times its own region and returns seconds, so set-up stays out of the numbers.
     The first ``warmup`` rounds are not counted (imports, caches, the allocator's first growth).
+    Each round starts one sampler further on, so every sampler runs in every position equally
+    often: a sampler that runs right after another inherits its freed memory and its caches,
+    and with a fixed order that cost fell on the same side every time (measured: two identical
+    10,000-call runs differed by 4%, and a policy run by 1.17x against 1.09x, by order alone).
     """
-    samples: dict[str, list[float]] = {name: [] for name in samplers}
+    names = list(samplers)
+    samples: dict[str, list[float]] = {name: [] for name in names}
     for i in range(warmup + repeats):
-        for name, sampler in samplers.items():
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
             gc.collect()
-            seconds = sampler()
+            seconds = samplers[name]()
             if i >= warmup:
                 samples[name].append(seconds)
     return {name: statistics.median(values) for name, values in samples.items()}
