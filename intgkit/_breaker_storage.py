@@ -31,7 +31,7 @@ from ._log import logger
 if TYPE_CHECKING:
     import pybreaker
 
-__all__ = ["StorageFactory", "redis_client", "storage_factory"]
+__all__ = ["StorageFactory", "connect_redis", "storage_factory"]
 
 #: Builds the storage of one breaker from its label (``name`` or ``name@target``).
 StorageFactory = Callable[[str], "pybreaker.CircuitBreakerStorage"]
@@ -47,15 +47,7 @@ def storage_factory(storage: object, namespace: str) -> tuple[StorageFactory, st
         raise UsageError(f"breaker_namespace must be a non-empty string without spaces, got {namespace!r}")
     if storage is None or storage == "memory":
         return _memory, "memory"
-    client = redis_client(storage, "breaker_storage")
-    where = _describe(client)
-    try:
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the caller's to fix
-        raise UsageError(
-            f"breaker_storage: cannot reach Redis at {where} ({type(exc).__name__}); start it, fix the "
-            f"address, or use breaker_storage='memory'"
-        ) from None
+    client, where = connect_redis(storage, "breaker_storage")
 
     def redis_storage(label: str) -> pybreaker.CircuitBreakerStorage:
         import pybreaker
@@ -76,6 +68,22 @@ def storage_factory(storage: object, namespace: str) -> tuple[StorageFactory, st
             return _memory(label)
 
     return redis_storage, f"redis {where}"
+
+
+def connect_redis(storage: object, what: str) -> tuple[Any, str]:
+    """(a fail-fast client, where it points without credentials) for ``storage``, pinged now so
+    an unreachable server is the caller's ``UsageError`` before any work starts; ``what`` is the
+    argument's name (``breaker_storage``, ``rate_limit_storage``), for the error."""
+    client = redis_client(storage, what)
+    where = _describe(client)
+    try:
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the caller's to fix
+        raise UsageError(
+            f"{what}: cannot reach Redis at {where} ({type(exc).__name__}); start it, fix the "
+            f"address, or use {what}='memory'"
+        ) from None
+    return client, where
 
 
 def redis_client(storage: object, what: str) -> Any:

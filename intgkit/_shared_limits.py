@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from ._errors import UsageError
 from ._policies import LimiterBoard, RateLimit, TokenBucket
 
 __all__ = ["RedisLimiterBoard", "RedisTokenBucket", "limiter_board"]
@@ -174,17 +173,9 @@ class RedisLimiterBoard(LimiterBoard):
 
 def limiter_board(storage: object, namespace: str) -> LimiterBoard | None:
     """None for "memory" (the process's :data:`LIMITERS`), else a board on Redis, pinged now."""
-    from ._breaker_storage import _describe, redis_client
+    from ._breaker_storage import connect_redis
 
     if storage is None or storage == "memory":
         return None
-    client = redis_client(storage, "rate_limit_storage")
-    where = _describe(client)
-    try:
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure to reach it is the caller's to fix
-        raise UsageError(
-            f"rate_limit_storage: cannot reach Redis at {where} ({type(exc).__name__}); start it, fix "
-            f"the address, or use rate_limit_storage='memory'"
-        ) from None
+    client, where = connect_redis(storage, "rate_limit_storage")
     return RedisLimiterBoard(client, namespace, where)

@@ -256,19 +256,26 @@ def test_rate_limit_is_shared_out_between_workers(client: Any) -> None:
 
     runner = intgkit.IntegrationRunner()
     runner.run("paced", targets=_targets(8), client=client)
+    assert _workers_rate_limits(client, runner, "paced") == {(4.0, 4.0)}
+
+
+def _workers_rate_limits(
+    client: Any, runner: intgkit.IntegrationRunner, name: str
+) -> set[tuple[float, float]]:
+    """(rate, burst) of ``name``'s rate limit in the runner each worker holds for ``runner``
+    (workers that hold none left out); the probe is a closure, so it is shipped by value."""
     ident = _distributed.runner_identity(runner)
 
-    def limits(ident: str = ident) -> tuple[float, float] | None:
+    def limits(ident: str = ident, name: str = name) -> tuple[float, float] | None:
         from intgkit import _distributed as d
 
         held = d._RUNNERS.get(ident)
         if held is None:
             return None
-        rl = held[1].rate_limits["paced"]
+        rl = held[1].rate_limits[name]
         return (rl.rate, rl.burst) if rl is not None else None
 
-    seen = {v for v in client.run(limits).values() if v is not None}
-    assert seen == {(4.0, 4.0)}
+    return {v for v in client.run(limits).values() if v is not None}
 
 
 def test_rate_limit_shared_through_redis(client: Any, redis_url: str) -> None:
@@ -285,18 +292,7 @@ def test_rate_limit_shared_through_redis(client: Any, redis_url: str) -> None:
     assert {r.status for r in results} == {intgkit.Status.OK}
     rows = [row for r in results for row in r.sections[0].rows]
     assert len({row["pid"] for row in rows}) == 2  # both workers took tokens
-    ident = _distributed.runner_identity(runner)
-
-    def limits(ident: str = ident) -> tuple[float, float] | None:
-        from intgkit import _distributed as d
-
-        held = d._RUNNERS.get(ident)
-        if held is None:
-            return None
-        rl = held[1].rate_limits["paced_shared"]
-        return (rl.rate, rl.burst) if rl is not None else None
-
-    assert {v for v in client.run(limits).values() if v is not None} == {(10.0, 1.0)}
+    assert _workers_rate_limits(client, runner, "paced_shared") == {(10.0, 1.0)}
     times = sorted(float(row["at"]) for row in rows)
     # (24 - 1) tokens at 10 per second: 2.3 s, whatever the workers; with one bucket per
     # worker at the full limit it would be half that
